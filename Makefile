@@ -1,0 +1,61 @@
+# borderwatch: `make run` starts the stack and shows the alerts of the bundled sample;
+# `make test` runs the whole test suite. Both set everything up first and are safe to re-run.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BW := $(VENV)/bin/borderwatch
+STAMP := $(VENV)/.installed
+
+.PHONY: help setup venv run stop status test lint unit schemas
+
+help:
+	@echo "make run     set up, start Kafka, Redis and the services, replay samples/, show the alerts"
+	@echo "make stop    stop the services, Redis and Kafka started by make run"
+	@echo "make test    set up and run the whole test suite (lint included)"
+	@echo "make lint    ruff and mypy"
+	@echo "make schemas regenerate schemas/jsonschema/ from the models"
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+venv: $(STAMP)
+
+setup: venv
+	scripts/kafka.sh setup
+	scripts/redis.sh setup
+
+run: setup
+	scripts/kafka.sh start
+	scripts/redis.sh start
+	scripts/services.sh start
+	$(BW) demo samples/items.jsonl
+	@echo "The stack is still running: 'make stop' stops it; logs are in var/log/ and var/kafka/logs/."
+
+stop:
+	-scripts/services.sh stop
+	-scripts/redis.sh stop
+	-scripts/kafka.sh stop
+
+status:
+	-scripts/services.sh status
+	-scripts/redis.sh status
+	-scripts/kafka.sh status
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+unit: venv
+	$(PY) -m pytest tests/unit
+
+# The test session finds Kafka and Redis, or starts them and stops them again (tests/services.py).
+test: setup lint
+	$(PY) -m pytest
+
+schemas: venv
+	$(PY) -m schemas.export

@@ -1,0 +1,248 @@
+#!/usr/bin/env bash
+# Local Redis on 127.0.0.1 with our own config (AOF on), for development and CI.
+#
+# Usage: scripts/redis.sh {setup|start|stop|status}
+#   setup   install Debian's redis-server with apt when it is missing, and stop the system
+#           service the package may start, so that our instance owns the port
+#   start   setup, write the config, start redis-server in the background, wait for PING -> PONG;
+#           reuses a Redis that already answers on the port
+#   stop    stop the instance this script started (TERM = clean shutdown, then KILL)
+#   status  exit 0 when a Redis answers PING on the port, 1 otherwise
+#
+# Environment:
+#   BW_REDIS_PORT           port                                   (default 6379)
+#   BW_VAR_DIR              state root; ours is $BW_VAR_DIR/redis  (default <repo>/var)
+#   BW_REDIS_START_TIMEOUT  seconds to wait for readiness          (default 60)
+#
+# Redis never inherits the caller's stdin/stdout/stderr: a background process holding CI's
+# output pipe open would keep the CI step from ever finishing.
+set -euo pipefail
+
+REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STATE_DIR=${BW_VAR_DIR:-$REPO_DIR/var}/redis
+DATA_DIR=$STATE_DIR/data
+CONFIG=$STATE_DIR/redis.conf
+PID_FILE=$STATE_DIR/redis.pid
+LOG_FILE=$STATE_DIR/redis.log
+LOCK_FILE=$STATE_DIR/.lock
+
+PORT=${BW_REDIS_PORT:-6379}
+START_TIMEOUT=${BW_REDIS_START_TIMEOUT:-60}
+# The Debian package's own instance (started by its postinst on machines that allow it).
+SYSTEM_PID_FILE=/run/redis/redis-server.pid
+
+log() { printf 'redis: %s\n' "$*"; }
+die() { printf 'redis: error: %s\n' "$*" >&2; exit 1; }
+
+[[ $PORT =~ ^[0-9]+$ ]] || die "BW_REDIS_PORT must be a number (got '$PORT')"
+
+# Succeeds only when a Redis on 127.0.0.1:$1 answers PING with PONG. While it is still loading
+# the AOF it answers -LOADING, which does not count as ready.
+probe() {
+    python3 - "$1" <<'PY'
+import socket, sys
+
+try:
+    with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2) as sock:
+        sock.settimeout(3)
+        sock.sendall(b"*1\r\n$4\r\nPING\r\n")
+        reply = b""
+        while not reply.endswith(b"\r\n"):
+            chunk = sock.recv(64)
+            if not chunk:
+                break
+            reply += chunk
+    sys.exit(0 if reply.startswith(b"+PONG") else 1)
+except OSError:
+    sys.exit(1)
+PY
+}
+
+port_open() {
+    python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 2).close()' "$1" 2>/dev/null
+}
+
+# True while $1 is a live redis-server. /proc/<pid>/cmdline rather than `kill -0`: a stale pid
+# reused by another process, or a zombie (empty cmdline), does not count.
+is_redis() {
+    { tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null | grep -q 'redis-server'
+}
+
+running_pid() {
+    local pid
+    [[ -f $PID_FILE ]] || return 1
+    pid=$(<"$PID_FILE")
+    [[ $pid =~ ^[0-9]+$ ]] && is_redis "$pid" || return 1
+    echo "$pid"
+}
+
+# Serialise start/stop/setup per state dir; fd 9 is closed for redis-server (`9>&-`).
+take_lock() {
+    mkdir -p "$STATE_DIR"
+    exec 9>"$LOCK_FILE"
+    flock -w 300 9 || die "timed out waiting for $LOCK_FILE"
+}
+
+# TERM (Redis then fsyncs the AOF and exits cleanly), KILL after a grace period.
+terminate() {
+    local pid=$1 waited=0
+    kill -TERM "$pid" 2>/dev/null || true
+    while is_redis "$pid" && ((waited < 60)); do
+        sleep 0.5
+        waited=$((waited + 1))
+    done
+    if is_redis "$pid"; then
+        log "pid $pid still alive after 30s; sending KILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        while is_redis "$pid"; do sleep 0.2; done
+    fi
+}
+
+# The package's postinst starts redis-server on 127.0.0.1:6379 where the init system lets it
+# (not in containers whose policy-rc.d forbids it). That instance has Debian's config, not ours
+# (no AOF), and would hold our default port, so stop it and keep it from starting at boot.
+stop_system_redis() {
+    local pid
+    log "stopping and disabling the system redis-server service (ours runs with its own config)"
+    if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+        systemctl disable --now redis-server >/dev/null 2>&1 || true
+    elif command -v service >/dev/null; then
+        service redis-server stop >/dev/null 2>&1 || true
+        update-rc.d redis-server disable >/dev/null 2>&1 || true
+    fi
+    # Whatever started it, the package's instance writes this pid file.
+    if [[ -f $SYSTEM_PID_FILE ]]; then
+        pid=$(<"$SYSTEM_PID_FILE")
+        if [[ $pid =~ ^[0-9]+$ ]] && is_redis "$pid"; then
+            log "stopping the leftover system redis-server (pid $pid)"
+            terminate "$pid"
+        fi
+    fi
+}
+
+setup() {
+    local sudo=()
+    command -v redis-server >/dev/null && return 0
+    ((EUID == 0)) || sudo=(sudo)
+    log "installing redis-server with apt"
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update -q </dev/null
+    "${sudo[@]}" apt-get install -y -q --no-install-recommends redis-server </dev/null
+    stop_system_redis
+    command -v redis-server >/dev/null || die "redis-server is still missing after apt-get install"
+}
+
+write_config() {
+    mkdir -p "$DATA_DIR"
+    cat >"$CONFIG" <<EOF
+# Written by scripts/redis.sh on every start; edit the script, not this file.
+bind 127.0.0.1
+port $PORT
+protected-mode yes
+# Run in the foreground: the script backgrounds it and owns the pid.
+daemonize no
+supervised no
+pidfile $PID_FILE
+logfile $LOG_FILE
+loglevel notice
+dir $DATA_DIR
+# Durable enough for dedup/outbox state: at most about 1 s of writes lost on a crash.
+appendonly yes
+appendfsync everysec
+appendfilename "appendonly.aof"
+dbfilename dump.rdb
+# Containers often cap net.core.somaxconn at 128; asking for more only logs a warning.
+tcp-backlog 128
+EOF
+}
+
+start() {
+    local pid aof
+    if probe "$PORT"; then
+        if pid=$(running_pid); then
+            log "reusing our redis already answering on 127.0.0.1:$PORT (pid $pid)"
+        else
+            aof=$(redis_config_get appendonly)
+            log "reusing a redis on 127.0.0.1:$PORT not started by this script (appendonly=${aof:-unknown})"
+        fi
+        return 0
+    fi
+    take_lock
+    if pid=$(running_pid); then
+        if ! grep -qx "port $PORT" "$CONFIG" 2>/dev/null; then
+            die "the redis in $STATE_DIR (pid $pid) uses another port; set another BW_VAR_DIR"
+        fi
+        log "redis pid $pid is already starting; waiting"
+    else
+        setup
+        ! port_open "$PORT" || die "127.0.0.1:$PORT is taken by something that does not answer PING"
+        write_config
+        log "starting redis-server on 127.0.0.1:$PORT, data $DATA_DIR, log $LOG_FILE"
+        nohup redis-server "$CONFIG" </dev/null >>"$LOG_FILE" 2>&1 9>&- &
+        pid=$!
+        echo "$pid" >"$PID_FILE"
+    fi
+    SECONDS=0
+    while ((SECONDS < START_TIMEOUT)); do
+        if probe "$PORT"; then
+            log "ready on 127.0.0.1:$PORT (pid $pid, ${SECONDS}s)"
+            return 0
+        fi
+        is_redis "$pid" || break
+        sleep 0.2
+    done
+    if is_redis "$pid"; then
+        printf 'redis: error: not ready after %ss; last lines of %s:\n' "$START_TIMEOUT" "$LOG_FILE" >&2
+    else
+        printf 'redis: error: redis-server exited during start-up; last lines of %s:\n' "$LOG_FILE" >&2
+        rm -f "$PID_FILE"
+    fi
+    tail -n 40 "$LOG_FILE" >&2 || true
+    exit 1
+}
+
+# Prints the value of a config key of the Redis on $PORT (empty if redis-cli is missing).
+redis_config_get() {
+    command -v redis-cli >/dev/null || return 0
+    redis-cli -h 127.0.0.1 -p "$PORT" CONFIG GET "$1" 2>/dev/null | sed -n 2p || true
+}
+
+stop() {
+    local pid
+    take_lock
+    if ! pid=$(running_pid); then
+        rm -f "$PID_FILE"
+        if probe "$PORT"; then
+            log "not started by this script (no pid in $STATE_DIR); leaving the redis on 127.0.0.1:$PORT alone"
+        else
+            log "not running"
+        fi
+        return 0
+    fi
+    log "stopping pid $pid"
+    terminate "$pid"
+    rm -f "$PID_FILE"
+    log "stopped"
+}
+
+status() {
+    local pid
+    if probe "$PORT"; then
+        pid=$(running_pid || true)
+        log "up on 127.0.0.1:$PORT${pid:+ (pid $pid)}"
+        return 0
+    fi
+    log "down on 127.0.0.1:$PORT"
+    return 1
+}
+
+case ${1:-} in
+    setup) take_lock && setup ;;
+    start) start ;;
+    stop) stop ;;
+    status) status ;;
+    *)
+        echo "usage: $0 {setup|start|stop|status}" >&2
+        exit 2
+        ;;
+esac

@@ -1,0 +1,136 @@
+"""Reading quantities ("at least 12", "two dozen", "between 15 and 20") from tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from services.classifier.sentences import Token
+
+_UNITS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+}  # fmt: skip
+_TENS = {
+    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
+    "ninety": 90,
+}  # fmt: skip
+_SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
+_UNITS_AFTER = frozenset({"percent", "pc", "%", "km", "kilometres", "kilometers", "miles", "hours", "minutes",
+                          "days", "weeks", "months", "years", "am", "pm", "points", "metres", "meters"})
+
+
+def word_value(word: str) -> int | None:
+    """Value of a single number word such as 'seven' or 'twenty-three'; None if not one."""
+    if word in _UNITS:
+        return _UNITS[word]
+    if word in _TENS:
+        return _TENS[word]
+    if "-" in word:
+        head, _, tail = word.partition("-")
+        if head in _TENS and tail in _UNITS and 0 < _UNITS[tail] < 10:
+            return _TENS[head] + _UNITS[tail]
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    """A quantity found at ``start``..``end`` (token indices, end exclusive).
+
+    ``value`` is None for vague amounts ("dozens"); ``among`` marks "among N", which names a total.
+    """
+
+    value: int | None
+    start: int
+    end: int
+    among: bool = False
+    implicit: bool = False
+
+
+class NumberReader:
+    """Parse quantities using fixed number words plus the taxonomy's vocabulary."""
+
+    def __init__(self, approximations: Iterable[str], vague: Iterable[str], extra: Mapping[str, int]) -> None:
+        self._approx = sorted((tuple(p.lower().split()) for p in approximations), key=len, reverse=True)
+        self._vague = frozenset(v.lower() for v in vague)
+        self._extra = {k.lower(): v for k, v in extra.items()}
+
+    def _atom(self, toks: list[Token], i: int) -> tuple[int | None, int, bool] | None:
+        """(value, next index, vague) for a bare number at ``i``."""
+        if i >= len(toks):
+            return None
+        w = toks[i].text
+        nxt = toks[i + 1].text if i + 1 < len(toks) else ""
+        if w[0].isdigit():
+            if nxt in _UNITS_AFTER or (i > 0 and toks[i - 1].text in {"$", "g", "no"}):
+                return None
+            try:
+                value = int(float(w.replace(",", "")))
+            except ValueError:
+                return None
+            j = i + 1
+            if nxt in _SCALES and nxt != "hundred":
+                value *= _SCALES[nxt]
+                j += 1
+            return value, j, False
+        if w in ("a", "an") and nxt == "dozen":
+            return 12, i + 2, False
+        if w == "half" and nxt == "a" and i + 2 < len(toks) and toks[i + 2].text == "dozen":
+            return 6, i + 3, False
+        if w in self._vague:
+            return None, i + 1, True
+        base = word_value(w)
+        if base is None:
+            base = self._extra.get(w)
+        if base is None:
+            return None
+        j = i + 1
+        if j < len(toks) and toks[j].text == "dozen":
+            return base * 12, j + 1, False
+        if j < len(toks) and toks[j].text in ("dozens", "hundreds", "thousands"):
+            return None, j + 1, True
+        if j < len(toks) and toks[j].text in _SCALES:
+            base *= _SCALES[toks[j].text]
+            j += 1
+            if j + 1 < len(toks) and toks[j].text == "and" and word_value(toks[j + 1].text) is not None:
+                base += word_value(toks[j + 1].text) or 0
+                j += 2
+        if nxt in _UNITS_AFTER:
+            return None
+        return base, j, False
+
+    def read(self, toks: list[Token], i: int) -> Quantity | None:
+        """Quantity starting at token ``i`` (modifiers included), or None."""
+        start = i
+        among = i > 0 and toks[i - 1].text == "among"
+        between = False
+        if i < len(toks) and toks[i].text == "between":
+            between = True
+            i += 1
+        for phrase in self._approx:
+            if tuple(t.text for t in toks[i : i + len(phrase)]) == phrase:
+                i += len(phrase)
+                break
+        atom = self._atom(toks, i)
+        if atom is None:
+            return None
+        value, j, vague = atom
+        if vague:
+            return Quantity(None, start, j, among)
+        # ranges: "15 to 20", "45-50", "between 15 and 20" -> lower bound
+        if j + 1 < len(toks) and toks[j].text in ("to", "-", "and", "or") and (between or toks[j].text != "and"):
+            nxt = self._atom(toks, j + 1)
+            if nxt is not None and nxt[0] is not None:
+                j = nxt[1]
+        return Quantity(value, start, j, among)
+
+    def find_after(self, toks: list[Token], i: int, limit: int) -> Quantity | None:
+        """First quantity beginning within ``limit`` tokens from ``i`` (stops at clause punctuation)."""
+        for k in range(i, min(len(toks), i + limit)):
+            if toks[k].text in (".", ";", ":"):
+                return None
+            q = self.read(toks, k)
+            if q is not None:
+                return q
+        return None

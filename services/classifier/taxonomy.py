@@ -1,0 +1,270 @@
+"""Models and loaders for the taxonomy and gazetteer YAML files.
+
+Both files are plain data: lists of cue phrases, places and ordered severity rules. They are
+validated once at start-up; any problem raises :class:`ConfigError` naming the file, the line
+and the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from schemas.common import Label, Region, Severity
+from services.classifier.config_errors import ConfigError
+
+Phrase = str
+PhraseList = list[Phrase]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _clean_phrases(values: list[str]) -> list[str]:
+    out: list[str] = []
+    for value in values:
+        text = " ".join(value.split())
+        if not text:
+            raise ValueError("cue phrases must not be blank")
+        out.append(text)
+    return out
+
+
+class _Cues(_Strict):
+    @field_validator("*", mode="after")
+    @classmethod
+    def _phrases(cls, value: Any) -> Any:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return _clean_phrases(value)
+        return value
+
+
+class SharedCues(_Cues):
+    negations: PhraseList = Field(min_length=1)
+    hypotheticals: PhraseList = Field(min_length=1)
+    reporting_verbs: PhraseList = Field(min_length=1)
+
+
+class TruceCues(_Cues):
+    terms: PhraseList = Field(min_length=1, description="Words naming a truce or accord.")
+    breach: PhraseList = Field(min_length=1, description="Words alleging a breach, used near a truce term.")
+    breach_after_term: PhraseList = Field(min_length=1, description="Words after a truce term ('truce frays').")
+    in_force: PhraseList = Field(min_length=1, description="Connectors saying an act happened while a truce held.")
+    superlatives: PhraseList = Field(min_length=1, description="'heaviest ... since the truce'.")
+    start_verbs: PhraseList = Field(min_length=1, description="'after the truce took effect'.")
+    hostile_acts: PhraseList = Field(min_length=1)
+
+
+class CasualtyCues(_Cues):
+    killed: PhraseList = Field(min_length=1)
+    injured: PhraseList = Field(min_length=1)
+    toll: PhraseList = Field(min_length=1)
+    violence: PhraseList = Field(min_length=1)
+    non_violent: PhraseList = Field(min_length=1, description="Disasters, accidents, hunger and disease.")
+    background: PhraseList = Field(min_length=1, description="Anniversaries and earlier tolls.")
+    prior_event: PhraseList = Field(min_length=1, description="'after', 'following' before an old killing.")
+    past_perfect: PhraseList = Field(min_length=1)
+    separate_event: PhraseList = Field(min_length=1)
+    metaphors: PhraseList = Field(min_length=1)
+    zero_killed: PhraseList = Field(min_length=1)
+    zero_injured: PhraseList = Field(min_length=1)
+    civilians: PhraseList = Field(min_length=1)
+    person_nouns: PhraseList = Field(min_length=1, description="Singular nouns meaning one person.")
+
+
+class ClosureCues(_Cues):
+    closed: PhraseList = Field(min_length=1)
+    opened: PhraseList = Field(min_length=1)
+    restricted: PhraseList = Field(min_length=1, description="'only', 'still letting': some traffic moves.")
+    routes: PhraseList = Field(min_length=1, description="Generic route nouns: crossing, highway, airspace.")
+    all_crossings: PhraseList = Field(min_length=1, description="'all crossings': every crossing of a border.")
+    prior: PhraseList = Field(min_length=1, description="'after' before an earlier shutdown.")
+    route_kinds: dict[str, str] = Field(description="Suffix word -> route kind for names built from text.")
+
+
+class FigureVocab(_Cues):
+    approximations: PhraseList = Field(min_length=1, description="'at least', 'more than' ...")
+    vague: PhraseList = Field(min_length=1, description="'dozens', 'several' ...: no countable figure.")
+    extra_number_words: dict[str, int] = Field(default_factory=dict)
+
+
+class Cues(_Strict):
+    shared: SharedCues
+    truce: TruceCues
+    casualties: CasualtyCues
+    closure: ClosureCues
+
+
+class ActorSpec(_Strict):
+    name: str = Field(min_length=1)
+    variants: PhraseList = Field(min_length=1)
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+
+
+class SeverityWhen(_Strict):
+    labels_all: list[Label] = Field(default_factory=list)
+    labels_any: list[Label] = Field(default_factory=list)
+    min_killed: int | None = Field(default=None, ge=0)
+    min_injured: int | None = Field(default=None, ge=0)
+
+
+class SeverityRule(_Strict):
+    name: str = Field(min_length=1)
+    severity: Severity
+    when: SeverityWhen = Field(default_factory=SeverityWhen)
+
+
+class Taxonomy(_Strict):
+    version: str = Field(min_length=1, max_length=64)
+    cues: Cues
+    figures: FigureVocab
+    actors: list[ActorSpec] = Field(default_factory=list)
+    severity_rules: list[SeverityRule] = Field(min_length=1)
+    default_severity: Severity = Severity.INFO
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int | float) else value
+
+
+PlaceKind = Literal[
+    "crossing", "road", "airport", "airspace", "port", "corridor", "city", "district", "province", "region", "country"
+]
+ROUTE_KINDS: frozenset[str] = frozenset({"crossing", "road", "airport", "airspace", "port", "corridor"})
+
+
+class GazetteerEntry(_Strict):
+    name: str = Field(min_length=1)
+    kind: PlaceKind
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    admin_area: str | None = None
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    precision: Literal["point", "area", "approximate"] = "area"
+    variants: PhraseList = Field(min_length=1)
+    adjectives: PhraseList = Field(default_factory=list, description="Demonyms: 'Pakistani', 'Afghan'.")
+    region: Region | None = None
+    venue: bool = Field(default=False, description="A neutral venue for talks: not evidence of region.")
+
+    @model_validator(mode="after")
+    def _coordinates_pair(self) -> GazetteerEntry:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lat and lon must be given together")
+        return self
+
+
+class GazetteerFile(_Strict):
+    theatre: str = Field(min_length=1)
+    region: Region = Field(description="Region of every entry unless the entry overrides it.")
+    entries: list[GazetteerEntry] = Field(min_length=1)
+
+
+class Gazetteer(_Strict):
+    """All gazetteer files merged; each entry's region is resolved."""
+
+    theatres: list[str]
+    entries: list[GazetteerEntry]
+
+    def by_name(self) -> dict[str, GazetteerEntry]:
+        return {e.name: e for e in self.entries}
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _node_line(root: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
+    node = root
+    line = None if node is None else node.start_mark.line + 1
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            nxt = node.value[key]
+        else:
+            nxt = None
+        if nxt is None:
+            break
+        node = nxt
+        line = node.start_mark.line + 1
+    return line
+
+
+def _load_model(path: Path, model: type[_M]) -> _M:
+    label = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(label, f"cannot read file: {exc.strerror or exc}") from exc
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = None if mark is None else mark.line + 1
+        raise ConfigError(label, f"invalid YAML: {exc.problem or exc}", line=line) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(label, f"invalid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(label, "top level must be a mapping", line=1)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [p for p in err["loc"] if isinstance(p, int | str)]
+        field = ".".join(str(p) for p in loc) or None
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(label, f"{err['msg']}{more}", line=_node_line(root, loc), field=field) from exc
+
+
+def load_taxonomy(path: str | Path) -> Taxonomy:
+    """Load and validate the taxonomy YAML; raise :class:`ConfigError` on any problem."""
+    return _load_model(Path(path), Taxonomy)
+
+
+def _gazetteer_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    items = [paths] if isinstance(paths, str | Path) else list(paths)
+    out: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(p.glob("*.yaml")) + sorted(p.glob("*.yml"))
+            if not found:
+                raise ConfigError(str(p), "gazetteer directory holds no .yaml files")
+            out.extend(found)
+        else:
+            out.append(p)
+    if not out:
+        raise ConfigError("<gazetteer>", "no gazetteer file given")
+    return out
+
+
+def load_gazetteer(paths: str | Path | Iterable[str | Path]) -> Gazetteer:
+    """Load one gazetteer file, a directory of them, or a list; entries keep file order.
+
+    Each theatre is its own file; a canonical name may appear only once across all files.
+    """
+    entries: list[GazetteerEntry] = []
+    theatres: list[str] = []
+    seen: dict[str, str] = {}
+    for path in _gazetteer_paths(paths):
+        gfile = _load_model(path, GazetteerFile)
+        theatres.append(gfile.theatre)
+        for i, entry in enumerate(gfile.entries):
+            if entry.name in seen:
+                root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+                raise ConfigError(
+                    str(path),
+                    f"duplicate canonical name {entry.name!r} (first defined in {seen[entry.name]})",
+                    line=_node_line(root, ["entries", i, "name"]),
+                    field=f"entries.{i}.name",
+                )
+            seen[entry.name] = str(path)
+            region = entry.region or gfile.region
+            entries.append(entry.model_copy(update={"region": region}))
+    return Gazetteer(theatres=theatres, entries=entries)

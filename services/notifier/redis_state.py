@@ -1,0 +1,134 @@
+"""Rule state and the delivery outbox in Redis.
+
+Counting an event, deciding that its window fired and queueing the alert happen in one Lua
+script, so a crash can never leave a decision without its outbox entry. The outbox is a Redis
+stream read through a consumer group: an entry stays pending until every channel delivered it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from redis.asyncio import Redis
+
+from schemas.alerts import AlertEvent
+from services.notifier.evaluate import WindowUpdate, state_ttl
+
+_RECORD = """
+redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then
+  if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[4]) then
+    redis.call('XADD', KEYS[3], '*', unpack(ARGV, 5))
+    return 1
+  end
+end
+return 0
+"""
+
+
+class RedisKeys:
+    """Every key lives under ``bw:<namespace>:`` so deployments and tests do not collide."""
+
+    def __init__(self, namespace: str) -> None:
+        self.prefix = f"bw:{namespace}:"
+
+    def window(self, alert_id: str) -> str:
+        return f"{self.prefix}win:{alert_id}"
+
+    def fired(self, alert_id: str) -> str:
+        return f"{self.prefix}fired:{alert_id}"
+
+    def sent(self, alert_id: str, channel: str) -> str:
+        return f"{self.prefix}sent:{alert_id}:{channel}"
+
+    @property
+    def outbox(self) -> str:
+        return f"{self.prefix}outbox"
+
+
+class RedisRuleState:
+    def __init__(self, redis: Redis, keys: RedisKeys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._record = redis.register_script(_RECORD)
+
+    async def record(self, update: WindowUpdate, event: AlertEvent, fired_at: datetime) -> bool:
+        ttl = int(state_ttl(update.rule).total_seconds())
+        fields = update.outbox_fields(fired_at)
+        args: list[Any] = [event.event_id, event.model_dump_json(), update.rule.threshold, ttl]
+        for key, value in fields.items():
+            args += [key, value]
+        keys = [self._keys.window(update.alert_id), self._keys.fired(update.alert_id), self._keys.outbox]
+        return bool(await self._record(keys=keys, args=args))
+
+    async def window_events(self, update_key: str) -> list[AlertEvent]:
+        raw = await self._redis.hvals(self._keys.window(update_key))
+        events = [AlertEvent.model_validate_json(v) for v in raw]
+        return sorted(events, key=lambda e: (e.published_at, e.event_id))
+
+
+OutboxEntry = tuple[str, dict[str, str]]
+
+
+class Outbox:
+    """The consumer-group side of the outbox stream."""
+
+    def __init__(self, redis: Redis, keys: RedisKeys, group: str, consumer: str) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._group = group
+        self._consumer = consumer
+
+    async def ensure_group(self) -> None:
+        try:
+            await self._redis.xgroup_create(self._keys.outbox, self._group, id="0", mkstream=True)
+        except Exception as exc:  # BUSYGROUP: the group exists already
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def read(self, *, pending: bool, count: int = 50, block_ms: int = 1000) -> list[OutboxEntry]:
+        """``pending=True`` re-reads entries this consumer took but never acknowledged."""
+        stream_id = "0" if pending else ">"
+        reply = await self._redis.xreadgroup(
+            self._group, self._consumer, {self._keys.outbox: stream_id}, count=count,
+            block=None if pending else block_ms,
+        )
+        entries: list[OutboxEntry] = []
+        for _stream, items in reply or []:
+            for entry_id, fields in items:
+                if fields:  # an acknowledged-then-trimmed entry reads back as empty
+                    entries.append((_text(entry_id), {_text(k): _text(v) for k, v in fields.items()}))
+        return entries
+
+    async def claim_stale(self, min_idle_ms: int, count: int = 50) -> list[OutboxEntry]:
+        """Take over entries another (crashed) consumer left pending for too long."""
+        reply = await self._redis.xautoclaim(
+            self._keys.outbox, self._group, self._consumer, min_idle_time=min_idle_ms, count=count
+        )
+        items = reply[1] if reply else []
+        return [(_text(i), {_text(k): _text(v) for k, v in f.items()}) for i, f in items if f]
+
+    async def ack(self, entry_id: str) -> None:
+        await self._redis.xack(self._keys.outbox, self._group, entry_id)
+
+    async def pending_count(self) -> int:
+        info = await self._redis.xpending(self._keys.outbox, self._group)
+        return int(info["pending"]) if info else 0
+
+    async def was_sent(self, alert_id: str, channel: str) -> bool:
+        return bool(await self._redis.exists(self._keys.sent(alert_id, channel)))
+
+    async def mark_sent(self, alert_id: str, channel: str, ttl_s: int) -> None:
+        await self._redis.set(self._keys.sent(alert_id, channel), "1", ex=ttl_s)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def group_from_fields(fields: dict[str, str]) -> dict[str, str]:
+    group = json.loads(fields["group"])
+    return {str(k): str(v) for k, v in group.items()}
