@@ -44,18 +44,44 @@ class TopicSpec:
 TOPICS: dict[TopicKey, TopicSpec] = {
     spec.key: spec
     for spec in (
-        TopicSpec(TopicKey.RAW_ITEMS, "raw-items.v1", RawItemV1, "ingest", ("classifier",),
-                  TopicKey.RAW_ITEMS_DLQ, 3),
-        TopicSpec(TopicKey.TAGGED_EVENTS, "tagged-events.v1", TaggedEventV1, "classifier",
-                  ("notifier", "external"), TopicKey.TAGGED_EVENTS_DLQ, 3),
-        TopicSpec(TopicKey.ALERTS, "alerts.v1", AlertV1, "notifier", ("external",),
-                  TopicKey.ALERTS_DLQ, 1),
-        TopicSpec(TopicKey.RAW_ITEMS_DLQ, "raw-items.v1.dlq", DeadLetterV1, "ingest, classifier",
-                  ("operators",), None, 1),
-        TopicSpec(TopicKey.TAGGED_EVENTS_DLQ, "tagged-events.v1.dlq", DeadLetterV1, "notifier",
-                  ("operators",), None, 1),
-        TopicSpec(TopicKey.ALERTS_DLQ, "alerts.v1.dlq", DeadLetterV1, "notifier",
-                  ("operators",), None, 1),
+        TopicSpec(
+            TopicKey.RAW_ITEMS,
+            "raw-items.v1",
+            RawItemV1,
+            "ingest",
+            ("classifier",),
+            TopicKey.RAW_ITEMS_DLQ,
+            3,
+        ),
+        TopicSpec(
+            TopicKey.TAGGED_EVENTS,
+            "tagged-events.v1",
+            TaggedEventV1,
+            "classifier",
+            ("notifier", "external"),
+            TopicKey.TAGGED_EVENTS_DLQ,
+            3,
+        ),
+        TopicSpec(TopicKey.ALERTS, "alerts.v1", AlertV1, "notifier", ("external",), TopicKey.ALERTS_DLQ, 1),
+        TopicSpec(
+            TopicKey.RAW_ITEMS_DLQ,
+            "raw-items.v1.dlq",
+            DeadLetterV1,
+            "ingest, classifier",
+            ("operators",),
+            None,
+            1,
+        ),
+        TopicSpec(
+            TopicKey.TAGGED_EVENTS_DLQ,
+            "tagged-events.v1.dlq",
+            DeadLetterV1,
+            "notifier",
+            ("operators",),
+            None,
+            1,
+        ),
+        TopicSpec(TopicKey.ALERTS_DLQ, "alerts.v1.dlq", DeadLetterV1, "notifier", ("operators",), None, 1),
     )
 }
 

@@ -12,7 +12,12 @@ import typer
 
 from services.common.yaml_config import ConfigError
 
-app = typer.Typer(help="borderwatch: alerts on conflict news.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="borderwatch: alerts on conflict news.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 topics_app = typer.Typer(help="Kafka topics of the contract.", no_args_is_help=True)
 rules_app = typer.Typer(help="Alert rules.", no_args_is_help=True)
 alerts_app = typer.Typer(help="Alerts on the alerts topic.", no_args_is_help=True)
@@ -38,7 +43,8 @@ def _fail(message: str) -> None:
 @app.command()
 def replay(path: Annotated[str, typer.Argument(help="JSONL file (.gz allowed), or - for stdin")]) -> None:
     """Replay news items from a JSONL file into the raw-items topic."""
-    from services.ingest.app import IngestSettings, replay as run_replay
+    from services.ingest.app import IngestSettings
+    from services.ingest.app import replay as run_replay
 
     settings = IngestSettings()
     _setup_logging(settings.log_level)
@@ -99,7 +105,9 @@ def rules_check(path: Path) -> None:
 @alerts_app.command("watch")
 def alerts_watch(
     from_beginning: Annotated[bool, typer.Option(help="Show alerts already on the topic.")] = False,
-    idle_exit: Annotated[float, typer.Option(help="Exit after this many seconds without an alert; 0 never.")] = 0,
+    idle_exit: Annotated[
+        float, typer.Option(help="Exit after this many seconds without an alert; 0 never.")
+    ] = 0,
 ) -> None:
     """Print alerts from the alerts topic as they are published."""
     from services.common.settings import CommonSettings
@@ -112,7 +120,9 @@ def alerts_watch(
 @app.command()
 def demo(
     path: Annotated[str, typer.Argument(help="JSONL file of items to replay")] = "samples/items.jsonl",
-    timeout: Annotated[float, typer.Option(help="Give up waiting for the pipeline after this long (s).")] = 180,
+    timeout: Annotated[
+        float, typer.Option(help="Give up waiting for the pipeline after this long (s).")
+    ] = 180,
 ) -> None:
     """Replay a file through the running stack and show each alert as it is delivered."""
     from services.demo import run_demo

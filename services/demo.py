@@ -19,8 +19,12 @@ from services.notifier.channels import ingest_to_delivery_seconds
 
 def _alerts_consumer(settings: CommonSettings, *, from_beginning: bool) -> KafkaConsumer:
     topic = settings.topic(TopicKey.ALERTS)
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_list, enable_auto_commit=False,
-                             group_id=None, consumer_timeout_ms=-1)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_list,
+        enable_auto_commit=False,
+        group_id=None,
+        consumer_timeout_ms=-1,
+    )
     partitions = consumer.partitions_for_topic(topic) or {0}
     tps = [TopicPartition(topic, p) for p in sorted(partitions)]
     consumer.assign(tps)
@@ -35,8 +39,10 @@ def _alerts_consumer(settings: CommonSettings, *, from_beginning: bool) -> Kafka
 def _describe(alert: AlertV1) -> str:
     latency = ingest_to_delivery_seconds(alert, alert.delivered_at) if alert.delivered_at else None
     shown = f"{latency:.3f}s" if latency is not None else "n/a"
-    return (f"[{alert.severity.upper():8}] {alert.rule_id}: {alert.summary}\n"
-            f"           window {alert.window_start:%Y-%m-%d}  ingest->delivery {shown}")
+    return (
+        f"[{alert.severity.upper():8}] {alert.rule_id}: {alert.summary}\n"
+        f"           window {alert.window_start:%Y-%m-%d}  ingest->delivery {shown}"
+    )
 
 
 def _poll_alerts(consumer: KafkaConsumer, timeout_ms: int) -> list[AlertV1]:
@@ -104,16 +110,23 @@ def run_demo(settings: IngestSettings, path: str, *, timeout_s: float, settle_s:
                 if time.monotonic() - quiet_since >= settle_s:
                     break
         else:
-            typer.echo(f"gave up after {timeout_s:.0f}s: the pipeline is still busy or a service is down "
-                       "(see var/log/)", err=True)
+            typer.echo(
+                f"gave up after {timeout_s:.0f}s: the pipeline is still busy or a service is down "
+                "(see var/log/)",
+                err=True,
+            )
             return 1
         if shown == 0:
-            typer.echo("no new alerts: every alert for these items was delivered before "
-                       "(alerts are de-duplicated across runs)")
+            typer.echo(
+                "no new alerts: every alert for these items was delivered before "
+                "(alerts are de-duplicated across runs)"
+            )
         else:
             assert first_at is not None
-            typer.echo(f"{shown} alert(s); first alert {first_at - started:.1f}s after the replay started; "
-                       f"ingest->delivery max {max(latencies, default=0):.3f}s at {datetime.now(UTC):%H:%M:%S} UTC")
+            typer.echo(
+                f"{shown} alert(s); first alert {first_at - started:.1f}s after the replay started; "
+                f"ingest->delivery max {max(latencies, default=0):.3f}s at {datetime.now(UTC):%H:%M:%S} UTC"
+            )
         return 0
     finally:
         consumer.close()

@@ -52,8 +52,9 @@ def kafka_answers(bootstrap: str) -> bool:
     from kafka.errors import KafkaError
 
     try:
-        consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=5000,
-                                 api_version_auto_timeout_ms=5000)
+        consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap, request_timeout_ms=5000, api_version_auto_timeout_ms=5000
+        )
     except KafkaError:
         return False
     try:
@@ -99,8 +100,14 @@ def find_kafka(started: Started) -> str:
         return "127.0.0.1:9092"
     script = ROOT / "scripts" / "kafka.sh"
     if shutil.which("java") and script.exists():
-        result = subprocess.run([str(script), "start"], cwd=ROOT, stdin=subprocess.DEVNULL,
-                                capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            [str(script), "start"],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if result.returncode == 0:
             started.scripts.append([str(script), "stop"])
             return "127.0.0.1:9092"
@@ -112,7 +119,9 @@ def find_kafka(started: Started) -> str:
         container.start()
         started.containers.append(container)
         return str(container.get_bootstrap_server())
-    unavailable("no Kafka broker: set BW_KAFKA_BOOTSTRAP_SERVERS, run scripts/kafka.sh start, or install Java 17")
+    unavailable(
+        "no Kafka broker: set BW_KAFKA_BOOTSTRAP_SERVERS, run scripts/kafka.sh start, or install Java 17"
+    )
     raise AssertionError("unreachable")
 
 
@@ -124,8 +133,14 @@ def find_redis(started: Started) -> str:
         return "redis://127.0.0.1:6379/0"
     script = ROOT / "scripts" / "redis.sh"
     if script.exists():
-        result = subprocess.run([str(script), "start"], cwd=ROOT, stdin=subprocess.DEVNULL,
-                                capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            [str(script), "start"],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if result.returncode == 0:
             started.scripts.append([str(script), "stop"])
             return "redis://127.0.0.1:6379/0"

@@ -44,7 +44,7 @@ class HttpSink:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
-                body = json.loads(self.rfile.read(length) or b"null")
+                body = json.loads(self.rfile.read(length).decode() or "null")
                 status, headers = sink._responder(body)
                 if 200 <= status < 300:
                     with sink._lock:
@@ -65,8 +65,8 @@ class HttpSink:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/hooks/alerts"
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}/hooks/alerts"
 
     def snapshot(self) -> list[dict[str, Any]]:
         with self._lock:

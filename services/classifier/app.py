@@ -31,8 +31,12 @@ SERVICE = "classifier"
 
 class ClassifierSettings(CommonSettings):
     taxonomy_file: Path = Field(default=Path("config/taxonomy.yaml"))
-    gazetteer_path: Path = Field(default=Path("config/gazetteer"), description="A YAML file or a folder of them.")
-    classifier_group_id: str = Field(default="borderwatch-classifier", min_length=1, description="faust app id.")
+    gazetteer_path: Path = Field(
+        default=Path("config/gazetteer"), description="A YAML file or a folder of them."
+    )
+    classifier_group_id: str = Field(
+        default="borderwatch-classifier", min_length=1, description="faust app id."
+    )
     classifier_web_host: str = Field(default="127.0.0.1")
     classifier_web_port: int = Field(default=6066, ge=1, le=65535)
     classifier_data_dir: Path = Field(default=Path("var/classifier"))
@@ -60,22 +64,41 @@ def create_app(settings: ClassifierSettings, tagger: ItemTagger, clock: Clock = 
         producer_acks=-1,
         loghandlers=[],
     )
-    raw_topic = app.topic(settings.topic(TopicKey.RAW_ITEMS), value_type=bytes, key_type=bytes,
-                          partitions=TOPICS[TopicKey.RAW_ITEMS].partitions)
-    tagged_topic = app.topic(settings.topic(TopicKey.TAGGED_EVENTS), value_type=bytes, key_type=bytes,
-                             partitions=TOPICS[TopicKey.TAGGED_EVENTS].partitions)
-    dlq_topic = app.topic(settings.topic(TopicKey.RAW_ITEMS_DLQ), value_type=bytes, key_type=bytes,
-                          partitions=TOPICS[TopicKey.RAW_ITEMS_DLQ].partitions)
+    raw_topic = app.topic(
+        settings.topic(TopicKey.RAW_ITEMS),
+        value_type=bytes,
+        key_type=bytes,
+        partitions=TOPICS[TopicKey.RAW_ITEMS].partitions,
+    )
+    tagged_topic = app.topic(
+        settings.topic(TopicKey.TAGGED_EVENTS),
+        value_type=bytes,
+        key_type=bytes,
+        partitions=TOPICS[TopicKey.TAGGED_EVENTS].partitions,
+    )
+    dlq_topic = app.topic(
+        settings.topic(TopicKey.RAW_ITEMS_DLQ),
+        value_type=bytes,
+        key_type=bytes,
+        partitions=TOPICS[TopicKey.RAW_ITEMS_DLQ].partitions,
+    )
 
     async def dead_letter(event: Any, reason: str, reason_class: str) -> None:
         message = event.message
         letter = make_dead_letter(
-            service=SERVICE, reason=reason, reason_class=reason_class,  # type: ignore[arg-type]
-            payload=message.value, now=clock(), original_topic=message.topic,
-            partition=message.partition, offset=message.offset,
+            service=SERVICE,
+            reason=reason,
+            reason_class=reason_class,  # type: ignore[arg-type]
+            payload=message.value,
+            now=clock(),
+            original_topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
         )
         log.warning("dead-lettering %s[%s]@%s: %s", message.topic, message.partition, message.offset, reason)
-        await dlq_topic.send(key=message.key, value=encode(letter), headers=_headers(dead_letter_headers(letter)))
+        await dlq_topic.send(
+            key=message.key, value=encode(letter), headers=_headers(dead_letter_headers(letter))
+        )
 
     @app.agent(raw_topic, name="tag-items")
     async def tag_items(stream: Any) -> None:
@@ -86,12 +109,19 @@ def create_app(settings: ClassifierSettings, tagger: ItemTagger, clock: Clock = 
                 await dead_letter(event, exc.reason, exc.reason_class)
                 continue
             except Exception as exc:  # per-event isolation: never let one item stop the stream
-                log.exception("tagging failed for %s[%s]@%s", event.message.topic, event.message.partition,
-                              event.message.offset)
+                log.exception(
+                    "tagging failed for %s[%s]@%s",
+                    event.message.topic,
+                    event.message.partition,
+                    event.message.offset,
+                )
                 await dead_letter(event, f"tagging failed: {type(exc).__name__}: {exc}", "processing")
                 continue
-            await tagged_topic.send(key=tagged.item_id.encode(), value=encode(tagged),
-                                    headers=_headers(cloudevent_headers(tagged)))
+            await tagged_topic.send(
+                key=tagged.item_id.encode(),
+                value=encode(tagged),
+                headers=_headers(cloudevent_headers(tagged)),
+            )
 
     return app
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from kafka.admin import KafkaAdminClient, NewTopic
@@ -23,16 +24,17 @@ def ensure_topics(settings: CommonSettings, timeout_s: float = 30.0) -> list[str
     try:
         existing = set(admin.list_topics())
         wanted = [
-            NewTopic(name=spec.name(settings.topic_namespace), num_partitions=spec.partitions, replication_factor=1)
+            NewTopic(
+                name=spec.name(settings.topic_namespace), num_partitions=spec.partitions, replication_factor=1
+            )
             for spec in TOPICS.values()
             if spec.name(settings.topic_namespace) not in existing
         ]
         if not wanted:
             return []
-        try:
+        # Another process may create them between our list and our create.
+        with contextlib.suppress(TopicAlreadyExistsError):
             admin.create_topics(wanted, timeout_ms=int(timeout_s * 1000))
-        except TopicAlreadyExistsError:
-            pass  # another process created them between our list and create
         created = [t.name for t in wanted]
         log.info("created topics %s", created)
         return created

@@ -9,11 +9,11 @@ from __future__ import annotations
 import gzip
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from kafka import KafkaProducer
 from pydantic import Field
@@ -33,7 +33,8 @@ SERVICE = "ingest"
 class IngestSettings(CommonSettings):
     producer_linger_ms: int = Field(default=5, ge=0, le=1000)
     producer_max_block_ms: int = Field(default=10_000, ge=100)
-    producer_buffer_bytes: int = Field(default=32 * 1024 * 1024, ge=1024 * 1024)
+    producer_request_timeout_ms: int = Field(default=15_000, ge=1000)
+    producer_delivery_timeout_ms: int = Field(default=30_000, ge=2000)
     ack_timeout_s: float = Field(default=30.0, gt=0)
 
 
@@ -60,12 +61,13 @@ def create_producer(settings: IngestSettings) -> KafkaProducer:
         compression_type="gzip",
         linger_ms=settings.producer_linger_ms,
         max_block_ms=settings.producer_max_block_ms,
-        buffer_memory=settings.producer_buffer_bytes,
+        request_timeout_ms=settings.producer_request_timeout_ms,
+        delivery_timeout_ms=settings.producer_delivery_timeout_ms,
     )
 
 
 @contextmanager
-def open_replay_source(path: str) -> Iterator[IO[bytes]]:
+def open_replay_source(path: str) -> Iterator[Iterable[bytes]]:
     """``-`` is standard input; a ``.gz`` name is read through gzip."""
     if path == "-":
         yield sys.stdin.buffer
@@ -101,11 +103,17 @@ def replay(
                     summary.accepted += 1
                 else:
                     letter = make_dead_letter(
-                        service=SERVICE, reason=outcome.reason, reason_class="input", payload=outcome.raw,
-                        now=clock(), source_file=None if path == "-" else Path(path).name,
+                        service=SERVICE,
+                        reason=outcome.reason,
+                        reason_class="input",
+                        payload=outcome.raw,
+                        now=clock(),
+                        source_file=None if path == "-" else Path(path).name,
                         line_number=outcome.line_number,
                     )
-                    futures.append(prod.send(dlq_topic, value=encode(letter), headers=dead_letter_headers(letter)))
+                    futures.append(
+                        prod.send(dlq_topic, value=encode(letter), headers=dead_letter_headers(letter))
+                    )
                     summary.invalid += 1
                     summary.invalid_lines.append((outcome.line_number, outcome.reason))
         prod.flush(timeout=settings.ack_timeout_s)

@@ -49,9 +49,13 @@ def parse_line(raw: bytes, line_number: int, now: datetime) -> AcceptedLine | Re
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        return RejectedLine(line_number, f"line {line_number}: not JSON: {exc.msg} at column {exc.colno}", raw)
+        return RejectedLine(
+            line_number, f"line {line_number}: not JSON: {exc.msg} at column {exc.colno}", raw
+        )
     if not isinstance(data, dict):
-        return RejectedLine(line_number, f"line {line_number}: expected a JSON object, got {type(data).__name__}", raw)
+        return RejectedLine(
+            line_number, f"line {line_number}: expected a JSON object, got {type(data).__name__}", raw
+        )
     try:
         submission = ItemSubmission.model_validate(data)
     except ValidationError as exc:

@@ -52,7 +52,9 @@ class NotifierSettings(CommonSettings):
     webhook_timeout_s: float = Field(default=5.0, gt=0)
     sent_marker_ttl_s: int = Field(default=int(timedelta(days=15).total_seconds()), ge=60)
     retry_interval_s: float = Field(default=2.0, gt=0, description="How often failed deliveries are retried.")
-    stale_claim_s: float = Field(default=30.0, gt=0, description="Take over another instance's stuck entries.")
+    stale_claim_s: float = Field(
+        default=30.0, gt=0, description="Take over another instance's stuck entries."
+    )
     notifier_console: bool = Field(default=True, description="Print each delivered alert on standard output.")
 
     @field_validator("webhook_url", mode="before")
@@ -79,7 +81,9 @@ class Notifier:
         keys = RedisKeys(settings.topic_namespace)
         self._state = RedisRuleState(redis, keys)
         self.engine = RuleEngine(load_rules(settings.rules_file), self._state)
-        self.outbox = Outbox(redis, keys, group=settings.notifier_group_id, consumer=settings.notifier_instance)
+        self.outbox = Outbox(
+            redis, keys, group=settings.notifier_group_id, consumer=settings.notifier_instance
+        )
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -103,8 +107,12 @@ class Notifier:
         try:
             event = decode_as(TaggedEventV1, record.value)
         except InvalidMessage as exc:
-            await self._dead_letter(TopicKey.TAGGED_EVENTS_DLQ, record, exc.reason, "decode"
-                                    if exc.reason_class == "decode" else "validation")
+            await self._dead_letter(
+                TopicKey.TAGGED_EVENTS_DLQ,
+                record,
+                exc.reason,
+                "decode" if exc.reason_class == "decode" else "validation",
+            )
             return
         delay = 0.2
         while True:
@@ -113,7 +121,9 @@ class Notifier:
                 break
             except RedisError as exc:
                 # Transient: keep the offset uncommitted and wait; never skip the event.
-                log.warning("redis unavailable while counting event %s: %s", event.event_id, type(exc).__name__)
+                log.warning(
+                    "redis unavailable while counting event %s: %s", event.event_id, type(exc).__name__
+                )
                 if self.stopping:
                     raise
                 await asyncio.sleep(delay)
@@ -121,11 +131,18 @@ class Notifier:
         for update in fired:
             log.info("rule %s fired for %s (alert %s)", update.rule.id, update.group, update.alert_id)
 
-    async def _dead_letter(self, dlq: TopicKey, record: ConsumerRecord, reason: str, reason_class: str) -> None:
+    async def _dead_letter(
+        self, dlq: TopicKey, record: ConsumerRecord, reason: str, reason_class: str
+    ) -> None:
         letter = make_dead_letter(
-            service=SERVICE, reason=reason, reason_class=reason_class,  # type: ignore[arg-type]
-            payload=record.value, now=self._clock(), original_topic=record.topic,
-            partition=record.partition, offset=record.offset,
+            service=SERVICE,
+            reason=reason,
+            reason_class=reason_class,  # type: ignore[arg-type]
+            payload=record.value,
+            now=self._clock(),
+            original_topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
         )
         log.warning("dead-lettering %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason)
         await self._producer.send_and_wait(
@@ -149,8 +166,11 @@ class Notifier:
                 try:
                     await self.deliver_entry(entry_id, fields)
                 except RedisError as exc:
-                    log.warning("redis unavailable while delivering %s: %s", fields.get("alert_id"),
-                                type(exc).__name__)
+                    log.warning(
+                        "redis unavailable while delivering %s: %s",
+                        fields.get("alert_id"),
+                        type(exc).__name__,
+                    )
 
     async def deliver_entry(self, entry_id: str, fields: dict[str, str]) -> bool:
         """Send one decided alert on every route not yet served; True when the entry is done."""
@@ -159,14 +179,22 @@ class Notifier:
         ident = fields["alert_id"]
         rule = self.engine.rule(fields["rule_id"])
         if rule is None:
-            log.warning("alert %s names rule %s, which is no longer configured; dropping", ident, fields["rule_id"])
+            log.warning(
+                "alert %s names rule %s, which is no longer configured; dropping", ident, fields["rule_id"]
+            )
             await self.outbox.ack(entry_id)
             return True
         events = await self._state.window_events(ident)
         alert = build_alert(
-            rule, ident=ident, group=group_from_fields(fields),
-            window=(datetime.fromisoformat(fields["window_start"]), datetime.fromisoformat(fields["window_end"])),
-            fired_at=datetime.fromisoformat(fields["fired_at"]), events=events,
+            rule,
+            ident=ident,
+            group=group_from_fields(fields),
+            window=(
+                datetime.fromisoformat(fields["window_start"]),
+                datetime.fromisoformat(fields["window_end"]),
+            ),
+            fired_at=datetime.fromisoformat(fields["fired_at"]),
+            events=events,
         )
         delivered_at = None
         done = True
@@ -183,17 +211,26 @@ class Notifier:
                 continue
             except PermanentSendError as exc:
                 log.error("alert %s via %s failed permanently: %s", ident, route, exc)
-                letter = make_dead_letter(service=SERVICE, reason=f"{route}: {exc}", reason_class="processing",
-                                          payload=encode(alert), now=now)
-                await self._producer.send_and_wait(self.settings.topic(TopicKey.ALERTS_DLQ), encode(letter),
-                                                   headers=dead_letter_headers(letter))
+                letter = make_dead_letter(
+                    service=SERVICE,
+                    reason=f"{route}: {exc}",
+                    reason_class="processing",
+                    payload=encode(alert),
+                    now=now,
+                )
+                await self._producer.send_and_wait(
+                    self.settings.topic(TopicKey.ALERTS_DLQ),
+                    encode(letter),
+                    headers=dead_letter_headers(letter),
+                )
             await self.outbox.mark_sent(ident, route, self.settings.sent_marker_ttl_s)
             delivered_at = delivered_at or now
         if not done:
             return False
         published = alert.model_copy(update={"delivered_at": delivered_at or self._clock()})
-        await self._producer.send_and_wait(self.settings.topic(TopicKey.ALERTS), encode(published),
-                                           key=ident.encode())
+        await self._producer.send_and_wait(
+            self.settings.topic(TopicKey.ALERTS), encode(published), key=ident.encode()
+        )
         await self.outbox.ack(entry_id)
         return True
 
@@ -211,11 +248,18 @@ async def run_notifier(settings: NotifierSettings) -> None:
     """Run until SIGTERM or SIGINT; then stop consuming, finish the current batch and close."""
     await asyncio.to_thread(ensure_topics, settings)
     redis = Redis.from_url(settings.redis_url.get_secret_value())
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all",
-                                enable_idempotence=True, client_id=f"borderwatch-notifier-{settings.notifier_instance}")
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        client_id=f"borderwatch-notifier-{settings.notifier_instance}",
+    )
     consumer = AIOKafkaConsumer(
-        settings.topic(TopicKey.TAGGED_EVENTS), bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=settings.notifier_group_id, enable_auto_commit=False, auto_offset_reset="earliest",
+        settings.topic(TopicKey.TAGGED_EVENTS),
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=settings.notifier_group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
         client_id=f"borderwatch-notifier-{settings.notifier_instance}",
     )
     http = httpx.AsyncClient(timeout=settings.webhook_timeout_s, follow_redirects=False)
@@ -228,7 +272,7 @@ async def run_notifier(settings: NotifierSettings) -> None:
     log.info("notifier %s consuming %s", settings.notifier_instance, settings.topic(TopicKey.TAGGED_EVENTS))
     try:
         tasks = [asyncio.create_task(notifier.consume(consumer)), asyncio.create_task(notifier.deliver())]
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for task in tasks:
             if task.done() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]

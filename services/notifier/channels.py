@@ -90,7 +90,8 @@ class WebhookChannel:
     async def send(self, alert: AlertV1, delivered_at: datetime) -> None:
         try:
             response = await self._client.post(
-                self._url, content=encode(alert),
+                self._url,
+                content=encode(alert),
                 headers={"content-type": "application/json", "idempotency-key": alert.alert_id},
             )
         except httpx.TimeoutException as exc:

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from schemas.alerts import AlertEvent, AlertV1
 from schemas.tagged_events import TaggedEventV1
-from services.notifier.rules import Rule, RuleSet, alert_id, group_token, groups_of, matches, window_start
+from services.notifier.rules import Rule, RuleSet, alert_id, groups_of, matches, window_start
 
 _MAX_EVIDENCE = 3
 

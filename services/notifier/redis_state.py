@@ -92,8 +92,12 @@ class Outbox:
     async def read(self, *, pending: bool, count: int = 50, block_ms: int = 1000) -> list[OutboxEntry]:
         """``pending=True`` re-reads entries this consumer took but never acknowledged."""
         stream_id = "0" if pending else ">"
-        reply = await self._redis.xreadgroup(
-            self._group, self._consumer, {self._keys.outbox: stream_id}, count=count,
+        # RESP2 reply: [[stream, [[id, {field: value}], ...]]]
+        reply: Any = await self._redis.xreadgroup(
+            self._group,
+            self._consumer,
+            {self._keys.outbox: stream_id},
+            count=count,
             block=None if pending else block_ms,
         )
         entries: list[OutboxEntry] = []
@@ -108,7 +112,8 @@ class Outbox:
         reply = await self._redis.xautoclaim(
             self._keys.outbox, self._group, self._consumer, min_idle_time=min_idle_ms, count=count
         )
-        items = reply[1] if reply else []
+        # XAUTOCLAIM answers [next-cursor, [[id, {field: value}], ...], deleted-ids].
+        items: list[tuple[bytes | str, dict[bytes | str, bytes | str]]] = list(reply[1]) if reply else []
         return [(_text(i), {_text(k): _text(v) for k, v in f.items()}) for i, f in items if f]
 
     async def ack(self, entry_id: str) -> None:

@@ -115,10 +115,14 @@ def matches(rule: Rule, event: TaggedEventV1) -> bool:
 def _values(rule: Rule, event: TaggedEventV1, field: GroupField) -> list[str]:
     m = rule.match
     if field == "crossing":
-        return sorted({
-            c.name for c in event.crossings
-            if (not m.crossing_states or c.state in m.crossing_states) and (not m.crossings or c.name in m.crossings)
-        })
+        return sorted(
+            {
+                c.name
+                for c in event.crossings
+                if (not m.crossing_states or c.state in m.crossing_states)
+                and (not m.crossings or c.name in m.crossings)
+            }
+        )
     if field == "place":
         return sorted({p.name for p in event.places if not m.places or p.name in m.places})
     if field == "label":

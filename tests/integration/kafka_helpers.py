@@ -8,7 +8,9 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 
-def read_topic(bootstrap: str, topic: str, *, min_count: int = 0, timeout_s: float = 30.0) -> list[ConsumerRecord]:
+def read_topic(
+    bootstrap: str, topic: str, *, min_count: int = 0, timeout_s: float = 30.0
+) -> list[ConsumerRecord]:
     """Every record on ``topic`` from the beginning; waits until at least ``min_count`` arrived."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     try:

@@ -23,19 +23,21 @@ def free_port() -> int:
 
 def service_env(*, kafka: str, redis: str, namespace: str, workdir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BW_")}
-    env.update({
-        "BW_KAFKA_BOOTSTRAP_SERVERS": kafka,
-        "BW_REDIS_URL": redis,
-        "BW_TOPIC_NAMESPACE": namespace,
-        "BW_CLASSIFIER_GROUP_ID": f"{namespace}-classifier",
-        "BW_CLASSIFIER_WEB_PORT": str(free_port()),
-        "BW_CLASSIFIER_DATA_DIR": str(workdir / "classifier"),
-        "BW_NOTIFIER_GROUP_ID": f"{namespace}-notifier",
-        "BW_NOTIFIER_INSTANCE": f"{namespace}-n1",
-        "BW_TAXONOMY_FILE": str(ROOT / "config" / "taxonomy.yaml"),
-        "BW_GAZETTEER_PATH": str(ROOT / "config" / "gazetteer"),
-        "BW_RULES_FILE": str(ROOT / "config" / "rules.yaml"),
-    })
+    env.update(
+        {
+            "BW_KAFKA_BOOTSTRAP_SERVERS": kafka,
+            "BW_REDIS_URL": redis,
+            "BW_TOPIC_NAMESPACE": namespace,
+            "BW_CLASSIFIER_GROUP_ID": f"{namespace}-classifier",
+            "BW_CLASSIFIER_WEB_PORT": str(free_port()),
+            "BW_CLASSIFIER_DATA_DIR": str(workdir / "classifier"),
+            "BW_NOTIFIER_GROUP_ID": f"{namespace}-notifier",
+            "BW_NOTIFIER_INSTANCE": f"{namespace}-n1",
+            "BW_TAXONOMY_FILE": str(ROOT / "config" / "taxonomy.yaml"),
+            "BW_GAZETTEER_PATH": str(ROOT / "config" / "gazetteer"),
+            "BW_RULES_FILE": str(ROOT / "config" / "rules.yaml"),
+        }
+    )
     env.update(extra)
     return env
 
@@ -53,12 +55,21 @@ class ServiceProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", self.service], cwd=ROOT, env=self.env,
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "services.cli", self.service],
+            cwd=ROOT,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         log.close()
-        wait_until(lambda: READY_MARKERS[self.service] in self.log(), timeout_s,
-                   f"{self.service} did not become ready", on_fail=self.log, alive=self.alive)
+        wait_until(
+            lambda: READY_MARKERS[self.service] in self.log(),
+            timeout_s,
+            f"{self.service} did not become ready",
+            on_fail=self.log,
+            alive=self.alive,
+        )
         return self
 
     def alive(self) -> bool:
@@ -81,8 +92,13 @@ class ServiceProcess:
 
 
 def wait_until(
-    condition: Callable[[], bool], timeout_s: float, message: str, *,
-    on_fail: Callable[[], str] | None = None, alive: Callable[[], bool] | None = None, interval_s: float = 0.2,
+    condition: Callable[[], bool],
+    timeout_s: float,
+    message: str,
+    *,
+    on_fail: Callable[[], str] | None = None,
+    alive: Callable[[], bool] | None = None,
+    interval_s: float = 0.2,
 ) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

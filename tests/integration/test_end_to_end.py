@@ -36,8 +36,9 @@ class Stack:
         self.redis_url = redis_url
         self.namespace = namespace
         self.sink = sink
-        self.env = service_env(kafka=kafka, redis=redis_url, namespace=namespace, workdir=workdir,
-                               BW_WEBHOOK_URL=sink.url)
+        self.env = service_env(
+            kafka=kafka, redis=redis_url, namespace=namespace, workdir=workdir, BW_WEBHOOK_URL=sink.url
+        )
         self.classifier = ServiceProcess("classifier", self.env, workdir / "classifier.log")
         self.notifier = ServiceProcess("notifier", self.env, workdir / "notifier.log")
 
@@ -66,7 +67,8 @@ class Stack:
             client.close()
 
     def logs(self) -> str:
-        return f"--- classifier ---\n{self.classifier.log()[-3000:]}\n--- notifier ---\n{self.notifier.log()[-3000:]}"
+        classifier, notifier = self.classifier.log()[-3000:], self.notifier.log()[-3000:]
+        return f"--- classifier ---\n{classifier}\n--- notifier ---\n{notifier}"
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +87,9 @@ def stack(kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPat
 
 
 def _sink_keys(sink: HttpSink) -> list[tuple[object, ...]]:
-    return [alert_key(a["rule_id"], a["group"], a["window_start"].replace("Z", "+00:00"))
-            for a in sink.snapshot()]
+    return [
+        alert_key(a["rule_id"], a["group"], a["window_start"].replace("Z", "+00:00")) for a in sink.snapshot()
+    ]
 
 
 def test_sample_replay_delivers_exactly_the_expected_alerts_once(stack: Stack) -> None:
@@ -95,8 +98,12 @@ def test_sample_replay_delivers_exactly_the_expected_alerts_once(stack: Stack) -
     summary = replay(stack.ingest_settings(), str(SAMPLE))
     assert summary.invalid == 0 and summary.accepted > 40
 
-    wait_until(lambda: len(stack.sink.snapshot()) >= len(expected) and stack.caught_up(), 120,
-               "expected alerts did not all arrive", on_fail=stack.logs)
+    wait_until(
+        lambda: len(stack.sink.snapshot()) >= len(expected) and stack.caught_up(),
+        120,
+        "expected alerts did not all arrive",
+        on_fail=stack.logs,
+    )
     time.sleep(1.0)  # anything extra (a duplicate) would arrive now
     delivered = _sink_keys(stack.sink)
     assert Counter(delivered) == Counter(expected)
@@ -111,7 +118,9 @@ def test_sample_replay_delivers_exactly_the_expected_alerts_once(stack: Stack) -
 
     published = read_topic(stack.kafka, stack.topic(TopicKey.ALERTS), min_count=len(expected))
     on_topic = [decode_as(AlertV1, r.value) for r in published]
-    assert Counter(alert_key(a.rule_id, a.group, a.window_start.isoformat()) for a in on_topic) == Counter(expected)
+    assert Counter(alert_key(a.rule_id, a.group, a.window_start.isoformat()) for a in on_topic) == Counter(
+        expected
+    )
     assert all(a.delivered_at is not None and a.delivered_at >= a.fired_at for a in on_topic)
 
 
@@ -134,20 +143,34 @@ def test_second_replay_of_the_same_file_sends_no_new_alert(stack: Stack) -> None
     tagged_before = len(read_topic(stack.kafka, stack.topic(TopicKey.TAGGED_EVENTS)))
     replay(stack.ingest_settings(), str(SAMPLE))
     # The classifier tags the items again (same event ids), the notifier counts nothing new.
-    wait_until(lambda: len(read_topic(stack.kafka, stack.topic(TopicKey.TAGGED_EVENTS), timeout_s=2))
-               >= 2 * tagged_before and stack.caught_up(), 120, "second replay not processed", on_fail=stack.logs)
+    wait_until(
+        lambda: (
+            len(read_topic(stack.kafka, stack.topic(TopicKey.TAGGED_EVENTS), timeout_s=2))
+            >= 2 * tagged_before
+            and stack.caught_up()
+        ),
+        120,
+        "second replay not processed",
+        on_fail=stack.logs,
+    )
     time.sleep(1.5)
     assert len(stack.sink.snapshot()) == before
 
 
 def _dead_letters(stack: Stack, key: TopicKey, count: int) -> list[DeadLetterV1]:
-    return [decode_as(DeadLetterV1, r.value) for r in read_topic(stack.kafka, stack.topic(key), min_count=count)]
+    return [
+        decode_as(DeadLetterV1, r.value) for r in read_topic(stack.kafka, stack.topic(key), min_count=count)
+    ]
 
 
 def test_bad_replay_lines_go_to_the_dead_letter_topic_with_line_numbers(stack: Stack, tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
-    good = {"source": "dlq-test", "title": "Weather service forecasts rain in Peshawar",
-            "url": f"https://dlq.example/{uuid.uuid4().hex}", "published_at": "2025-11-20T10:00:00Z"}
+    good = {
+        "source": "dlq-test",
+        "title": "Weather service forecasts rain in Peshawar",
+        "url": f"https://dlq.example/{uuid.uuid4().hex}",
+        "published_at": "2025-11-20T10:00:00Z",
+    }
     path.write_bytes(json.dumps(good).encode() + b"\n{broken json\n" + b'{"source": "x"}\n')
     summary = replay(stack.ingest_settings(), str(path))
     assert (summary.accepted, summary.invalid) == (1, 2)
@@ -158,26 +181,53 @@ def test_bad_replay_lines_go_to_the_dead_letter_topic_with_line_numbers(stack: S
 
 
 def test_classifier_dead_letters_undecodable_items_and_keeps_going(stack: Stack) -> None:
-    good = {"schema_version": 1, "id": uuid.uuid4().hex[:24], "source": "dlq-test", "url": None,
-            "title": "Market report: wheat prices steady in Kabul", "body": "",
-            "published_at": "2025-11-20T10:00:00Z", "ingested_at": "2025-11-20T10:00:01Z", "origin": "push"}
-    produce_raw(stack.kafka, stack.topic(TopicKey.RAW_ITEMS), [b"\xff\xfe not utf-8", b'{"id": 1}',
-                                                                json.dumps(good).encode()])
-    wait_until(lambda: sum(1 for d in _dead_letters(stack, TopicKey.RAW_ITEMS_DLQ, 0) if d.service == "classifier") >= 2,
-               60, "classifier dead letters missing", on_fail=stack.logs)
+    good = {
+        "schema_version": 1,
+        "id": uuid.uuid4().hex[:24],
+        "source": "dlq-test",
+        "url": None,
+        "title": "Market report: wheat prices steady in Kabul",
+        "body": "",
+        "published_at": "2025-11-20T10:00:00Z",
+        "ingested_at": "2025-11-20T10:00:01Z",
+        "origin": "push",
+    }
+    produce_raw(
+        stack.kafka,
+        stack.topic(TopicKey.RAW_ITEMS),
+        [b"\xff\xfe not utf-8", b'{"id": 1}', json.dumps(good).encode()],
+    )
+    wait_until(
+        lambda: (
+            sum(1 for d in _dead_letters(stack, TopicKey.RAW_ITEMS_DLQ, 0) if d.service == "classifier") >= 2
+        ),
+        60,
+        "classifier dead letters missing",
+        on_fail=stack.logs,
+    )
     letters = [d for d in _dead_letters(stack, TopicKey.RAW_ITEMS_DLQ, 0) if d.service == "classifier"]
     assert sorted(d.reason_class for d in letters) == ["decode", "validation"]
     assert all(d.original_topic == stack.topic(TopicKey.RAW_ITEMS) and d.offset is not None for d in letters)
-    wait_until(lambda: any(decode_as(TaggedEventV1, r.value).item_id == good["id"]
-                           for r in read_topic(stack.kafka, stack.topic(TopicKey.TAGGED_EVENTS), timeout_s=2)),
-               60, "the good item after the bad ones was not tagged", on_fail=stack.logs)
+    wait_until(
+        lambda: any(
+            decode_as(TaggedEventV1, r.value).item_id == good["id"]
+            for r in read_topic(stack.kafka, stack.topic(TopicKey.TAGGED_EVENTS), timeout_s=2)
+        ),
+        60,
+        "the good item after the bad ones was not tagged",
+        on_fail=stack.logs,
+    )
     assert stack.classifier.alive()
 
 
 def test_notifier_dead_letters_invalid_events_and_keeps_going(stack: Stack) -> None:
     produce_raw(stack.kafka, stack.topic(TopicKey.TAGGED_EVENTS), [b"not json", b'{"event_id": "x"}'])
-    wait_until(lambda: len(_dead_letters(stack, TopicKey.TAGGED_EVENTS_DLQ, 0)) >= 2, 60,
-               "notifier dead letters missing", on_fail=stack.logs)
+    wait_until(
+        lambda: len(_dead_letters(stack, TopicKey.TAGGED_EVENTS_DLQ, 0)) >= 2,
+        60,
+        "notifier dead letters missing",
+        on_fail=stack.logs,
+    )
     letters = _dead_letters(stack, TopicKey.TAGGED_EVENTS_DLQ, 2)
     assert sorted(d.reason_class for d in letters) == ["decode", "validation"]
     assert {d.service for d in letters} == {"notifier"}

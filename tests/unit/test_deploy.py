@@ -8,12 +8,17 @@ from typing import Any
 import yaml
 
 from services.classifier.app import ClassifierSettings
+from services.common.settings import CommonSettings
 from services.ingest.app import IngestSettings
 from services.notifier.app import NotifierSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "deploy" / "docker-compose.yml"
-SETTINGS = {"classifier": ClassifierSettings, "notifier": NotifierSettings, "ingest": IngestSettings}
+SETTINGS: dict[str, type[CommonSettings]] = {
+    "classifier": ClassifierSettings,
+    "notifier": NotifierSettings,
+    "ingest": IngestSettings,
+}
 
 
 def compose() -> dict[str, Any]:

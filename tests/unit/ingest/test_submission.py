@@ -32,7 +32,9 @@ def test_item_id_is_stable_under_tracking_parameters_and_case() -> None:
 
 
 def test_item_id_falls_back_to_guid_then_text() -> None:
-    assert item_id(url=None, guid="g-1", source="s", title="t") == item_id(url=None, guid="g-1", source="x", title="y")
+    assert item_id(url=None, guid="g-1", source="s", title="t") == item_id(
+        url=None, guid="g-1", source="x", title="y"
+    )
     assert item_id(url=None, guid=None, source="s", title="A  title") == item_id(
         url=None, guid=None, source="S", title="a title"
     )
@@ -47,8 +49,9 @@ def test_clean_text_is_idempotent_nfc_and_collapses_whitespace() -> None:
 def test_normalise_flags_missing_time_and_assumes_utc_for_naive() -> None:
     missing = normalise(ItemSubmission(source="s", title="t"), origin="replay", now=NOW)
     assert missing.published_at == NOW and missing.published_at_missing
-    naive = normalise(ItemSubmission(source="s", title="t", published_at=datetime(2025, 10, 1, 9)),
-                      origin="replay", now=NOW)
+    naive = normalise(
+        ItemSubmission(source="s", title="t", published_at=datetime(2025, 10, 1, 9)), origin="replay", now=NOW
+    )
     assert naive.published_at == datetime(2025, 10, 1, 9, tzinfo=UTC) and not naive.published_at_missing
 
 

@@ -30,14 +30,25 @@ def alert() -> AlertV1:
 
 @pytest.mark.parametrize(
     ("status", "outcome"),
-    [(200, "ok"), (204, "ok"), (429, "retry"), (500, "retry"), (503, "retry"),
-     (400, "permanent"), (401, "permanent"), (404, "permanent"), (301, "permanent")],
+    [
+        (200, "ok"),
+        (204, "ok"),
+        (429, "retry"),
+        (500, "retry"),
+        (503, "retry"),
+        (400, "permanent"),
+        (401, "permanent"),
+        (404, "permanent"),
+        (301, "permanent"),
+    ],
 )
 def test_classify_status(status: int, outcome: str) -> None:
     assert classify_status(status) == outcome
 
 
-@pytest.mark.parametrize(("value", "seconds"), [("7", 7.0), ("0.5", 0.5), (None, None), ("Wed, 21 Oct 2015 07:28:00 GMT", None)])
+@pytest.mark.parametrize(
+    ("value", "seconds"), [("7", 7.0), ("0.5", 0.5), (None, None), ("Wed, 21 Oct 2015 07:28:00 GMT", None)]
+)
 def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
     assert parse_retry_after(value) == seconds
 
@@ -69,9 +80,12 @@ async def test_webhook_posts_the_alert_json_with_an_idempotency_key() -> None:
     assert seen[0].headers["idempotency-key"] == alert().alert_id
 
 
-@pytest.mark.parametrize(("status", "error"), [(429, RetryableSendError), (502, RetryableSendError),
-                                               (404, PermanentSendError)])
-async def test_webhook_failures_are_classified_and_never_show_the_url(status: int, error: type[Exception]) -> None:
+@pytest.mark.parametrize(
+    ("status", "error"), [(429, RetryableSendError), (502, RetryableSendError), (404, PermanentSendError)]
+)
+async def test_webhook_failures_are_classified_and_never_show_the_url(
+    status: int, error: type[Exception]
+) -> None:
     secret_url = "https://hooks.example/T000/B000/very-secret-token"
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -91,5 +105,7 @@ async def test_webhook_connection_errors_are_retryable_without_the_url() -> None
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
         with pytest.raises(RetryableSendError) as info:
-            await WebhookChannel(client, "https://hooks.example/very-secret-token").send(alert(), datetime.now(UTC))
+            await WebhookChannel(client, "https://hooks.example/very-secret-token").send(
+                alert(), datetime.now(UTC)
+            )
     assert "very-secret-token" not in str(info.value)

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from schemas import Crossing, Label, Place, Region, Severity, TaggedEventV1
+from schemas import Crossing, CrossingState, Label, Place, Region, Severity, TaggedEventV1
 from services.common.yaml_config import ConfigError
 from services.notifier.evaluate import InMemoryRuleState, RuleEngine, plan_updates
 from services.notifier.rules import RuleSet, alert_id, groups_of, load_rules, matches, window_start
@@ -14,14 +15,32 @@ from services.notifier.rules import RuleSet, alert_id, groups_of, load_rules, ma
 T0 = datetime(2025, 10, 12, 6, 0, tzinfo=UTC)
 
 
-def event(item: str, *, labels: list[str], crossings: list[tuple[str, str]] = (), places: list[str] = (),  # type: ignore[assignment]
-          region: str = "af-pak", at: datetime = T0, source: str = "wire", severity: str = "medium") -> TaggedEventV1:
+def event(
+    item: str,
+    *,
+    labels: list[str],
+    crossings: Sequence[tuple[str, str]] = (),
+    places: Sequence[str] = (),
+    region: str = "af-pak",
+    at: datetime = T0,
+    source: str = "wire",
+    severity: str = "medium",
+) -> TaggedEventV1:
     return TaggedEventV1(
-        event_id=f"ev-{item}", item_id=item, source=source, title=f"title {item}", published_at=at,
-        ingested_at=at, tagged_at=at, labels=[Label(lb) for lb in labels],
-        crossings=[Crossing(name=n, state=s) for n, s in crossings],  # type: ignore[arg-type]
+        event_id=f"ev-{item}",
+        item_id=item,
+        source=source,
+        title=f"title {item}",
+        published_at=at,
+        ingested_at=at,
+        tagged_at=at,
+        labels=[Label(lb) for lb in labels],
+        crossings=[Crossing(name=n, state=CrossingState(s)) for n, s in crossings],
         places=[Place(name=p, mention=p, kind="district") for p in places],
-        region=Region(region), severity=Severity(severity), classifier_version="t", taxonomy_version="t",
+        region=Region(region),
+        severity=Severity(severity),
+        classifier_version="t",
+        taxonomy_version="t",
     )
 
 
@@ -95,7 +114,9 @@ def test_match_and_groups(tmp_path: Path) -> None:
 
 def test_tumbling_windows_are_utc_days_and_ids_are_stable(tmp_path: Path) -> None:
     rule = ruleset(CLOSED_TWICE, tmp_path).rules[0]
-    assert window_start(rule, datetime(2025, 10, 12, 23, 59, tzinfo=UTC)) == datetime(2025, 10, 12, tzinfo=UTC)
+    assert window_start(rule, datetime(2025, 10, 12, 23, 59, tzinfo=UTC)) == datetime(
+        2025, 10, 12, tzinfo=UTC
+    )
     assert window_start(rule, datetime(2025, 10, 13, 0, 0, tzinfo=UTC)) == datetime(2025, 10, 13, tzinfo=UTC)
     a = alert_id("closed", {"crossing": "Torkham"}, T0)
     assert a == alert_id("closed", {"crossing": "Torkham"}, T0)
@@ -122,7 +143,10 @@ async def test_next_day_is_a_new_window(tmp_path: Path) -> None:
     engine = RuleEngine(ruleset(CLOSED_TWICE, tmp_path), InMemoryRuleState())
     day2 = datetime(2025, 10, 13, 1, tzinfo=UTC)
     assert await engine.observe(event("a", labels=["closure"], crossings=[("Torkham", "closed")]), T0) == []
-    assert await engine.observe(event("b", labels=["closure"], crossings=[("Torkham", "closed")], at=day2), T0) == []
+    assert (
+        await engine.observe(event("b", labels=["closure"], crossings=[("Torkham", "closed")], at=day2), T0)
+        == []
+    )
 
 
 ANY_VIOLATION = """

@@ -60,7 +60,9 @@ def test_every_topic_names_an_existing_dlq() -> None:
         (b'{"id": "x"}', "validation", "source: Field required"),
     ],
 )
-def test_codec_turns_every_problem_into_invalid_message(raw: bytes | None, reason_class: str, fragment: str) -> None:
+def test_codec_turns_every_problem_into_invalid_message(
+    raw: bytes | None, reason_class: str, fragment: str
+) -> None:
     with pytest.raises(InvalidMessage) as info:
         decode(TopicKey.RAW_ITEMS, raw)
     assert info.value.reason_class == reason_class
@@ -70,7 +72,9 @@ def test_codec_turns_every_problem_into_invalid_message(raw: bytes | None, reaso
 def test_validation_reason_does_not_echo_values() -> None:
     secret = "hunter2-very-secret-token"
     with pytest.raises(InvalidMessage) as info:
-        decode(TopicKey.RAW_ITEMS, json.dumps({"id": "x", "source": "s", "title": secret, "origin": 5}).encode())
+        decode(
+            TopicKey.RAW_ITEMS, json.dumps({"id": "x", "source": "s", "title": secret, "origin": 5}).encode()
+        )
     assert secret not in info.value.reason
 
 
@@ -78,7 +82,9 @@ def test_naive_timestamps_are_rejected_and_offsets_normalised_to_utc() -> None:
     base = {"id": "a", "source": "s", "title": "t", "ingested_at": "2025-10-12T06:30:00Z", "origin": "replay"}
     with pytest.raises(InvalidMessage, match="timezone"):
         decode(TopicKey.RAW_ITEMS, json.dumps({**base, "published_at": "2025-10-12T06:30:00"}).encode())
-    item = decode(TopicKey.RAW_ITEMS, json.dumps({**base, "published_at": "2025-10-12T11:30:00+05:00"}).encode())
+    item = decode(
+        TopicKey.RAW_ITEMS, json.dumps({**base, "published_at": "2025-10-12T11:30:00+05:00"}).encode()
+    )
     assert isinstance(item, RawItemV1)
     assert item.published_at == datetime(2025, 10, 12, 6, 30, tzinfo=UTC)
     assert item.published_at.tzinfo == UTC
