@@ -52,9 +52,7 @@ def kafka_answers(bootstrap: str) -> bool:
     from kafka.errors import KafkaError
 
     try:
-        consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap, request_timeout_ms=5000, api_version_auto_timeout_ms=5000
-        )
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=5000)
     except KafkaError:
         return False
     try:
@@ -109,7 +107,8 @@ def find_kafka(started: Started) -> str:
             check=False,
         )
         if result.returncode == 0:
-            started.scripts.append([str(script), "stop"])
+            if "reusing" not in result.stdout:  # stop only what this session started
+                started.scripts.append([str(script), "stop"])
             return "127.0.0.1:9092"
         unavailable(f"scripts/kafka.sh start failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     if docker_answers():
@@ -142,7 +141,8 @@ def find_redis(started: Started) -> str:
             check=False,
         )
         if result.returncode == 0:
-            started.scripts.append([str(script), "stop"])
+            if "reusing" not in result.stdout:  # stop only what this session started
+                started.scripts.append([str(script), "stop"])
             return "redis://127.0.0.1:6379/0"
         unavailable(f"scripts/redis.sh start failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     if docker_answers():

@@ -49,7 +49,7 @@ class HttpSink:
                 if 200 <= status < 300:
                     with sink._lock:
                         sink.received.append(body)
-                        sink.headers.append(dict(self.headers.items()))
+                        sink.headers.append({k.lower(): v for k, v in self.headers.items()})
                 self.send_response(status)
                 for key, value in headers.items():
                     self.send_header(key, value)

@@ -17,8 +17,28 @@ _TENS = {
     "ninety": 90,
 }  # fmt: skip
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
-_UNITS_AFTER = frozenset({"percent", "pc", "%", "km", "kilometres", "kilometers", "miles", "hours", "minutes",
-                          "days", "weeks", "months", "years", "am", "pm", "points", "metres", "meters"})
+_UNITS_AFTER = frozenset(
+    {
+        "percent",
+        "pc",
+        "%",
+        "km",
+        "kilometres",
+        "kilometers",
+        "miles",
+        "hours",
+        "minutes",
+        "days",
+        "weeks",
+        "months",
+        "years",
+        "am",
+        "pm",
+        "points",
+        "metres",
+        "meters",
+    }
+)
 
 
 def word_value(word: str) -> int | None:
@@ -52,7 +72,11 @@ class NumberReader:
     """Parse quantities using fixed number words plus the taxonomy's vocabulary."""
 
     def __init__(self, approximations: Iterable[str], vague: Iterable[str], extra: Mapping[str, int]) -> None:
-        self._approx = sorted((tuple(p.lower().split()) for p in approximations), key=len, reverse=True)
+        phrases = sorted((tuple(p.lower().split()) for p in approximations), key=len, reverse=True)
+        self._approx: dict[str, list[tuple[str, ...]]] = {}
+        for phrase in phrases:
+            if phrase:
+                self._approx.setdefault(phrase[0], []).append(phrase)
         self._vague = frozenset(v.lower() for v in vague)
         self._extra = {k.lower(): v for k, v in extra.items()}
 
@@ -108,10 +132,11 @@ class NumberReader:
         if i < len(toks) and toks[i].text == "between":
             between = True
             i += 1
-        for phrase in self._approx:
-            if tuple(t.text for t in toks[i : i + len(phrase)]) == phrase:
-                i += len(phrase)
-                break
+        if i < len(toks):
+            for phrase in self._approx.get(toks[i].text, ()):
+                if tuple(t.text for t in toks[i : i + len(phrase)]) == phrase:
+                    i += len(phrase)
+                    break
         atom = self._atom(toks, i)
         if atom is None:
             return None
@@ -119,7 +144,11 @@ class NumberReader:
         if vague:
             return Quantity(None, start, j, among)
         # ranges: "15 to 20", "45-50", "between 15 and 20" -> lower bound
-        if j + 1 < len(toks) and toks[j].text in ("to", "-", "and", "or") and (between or toks[j].text != "and"):
+        if (
+            j + 1 < len(toks)
+            and toks[j].text in ("to", "-", "and", "or")
+            and (between or toks[j].text != "and")
+        ):
             nxt = self._atom(toks, j + 1)
             if nxt is not None and nxt[0] is not None:
                 j = nxt[1]

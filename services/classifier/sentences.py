@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Literal
 
 from services.classifier.matcher import Hit
@@ -12,10 +13,40 @@ from services.classifier.matcher import Hit
 Field = Literal["title", "body"]
 
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr gen lt col maj capt sgt st no nos vs etc jr sr prof gov sen rep brig u.s u.n u.k inc co".split()
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "gen",
+        "lt",
+        "col",
+        "maj",
+        "capt",
+        "sgt",
+        "st",
+        "no",
+        "nos",
+        "vs",
+        "etc",
+        "jr",
+        "sr",
+        "prof",
+        "gov",
+        "sen",
+        "rep",
+        "brig",
+        "u.s",
+        "u.n",
+        "u.k",
+        "inc",
+        "co",
+    ]
 )
 _BOUNDARY = re.compile(r"[.!?]+['\")\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
-_TOKEN = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|[^\W\d_]+(?:['-][^\W_]+)*|[^\w\s]", re.UNICODE)
+_TOKEN = re.compile(
+    r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|[^\W\d_]+(?:['-][^\W_]+)*|[^\w\s]", re.UNICODE
+)
 
 
 @dataclass(slots=True)
@@ -35,7 +66,7 @@ class Sentence:
     end: int
     text: str
     low: str
-    hits: list[Hit] = field(default_factory=list)
+    hits: list[Hit] = dc_field(default_factory=list)
     _tokens: list[Token] | None = None
     _starts: list[int] | None = None
 
@@ -55,7 +86,8 @@ class Sentence:
 
     def token_after(self, offset: int) -> int:
         """Index of the first token starting at or after ``offset``."""
-        self.tokens
+        if self._starts is None:
+            _ = self.tokens
         assert self._starts is not None
         return bisect_left(self._starts, offset)
 

@@ -7,15 +7,14 @@ and the field.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.common import Label, Region, Severity
-from services.classifier.config_errors import ConfigError
+from services.common.yaml_config import ConfigError, compose_yaml, line_of, load_yaml_model
 
 Phrase = str
 PhraseList = list[Phrase]
@@ -53,8 +52,12 @@ class SharedCues(_Cues):
 class TruceCues(_Cues):
     terms: PhraseList = Field(min_length=1, description="Words naming a truce or accord.")
     breach: PhraseList = Field(min_length=1, description="Words alleging a breach, used near a truce term.")
-    breach_after_term: PhraseList = Field(min_length=1, description="Words after a truce term ('truce frays').")
-    in_force: PhraseList = Field(min_length=1, description="Connectors saying an act happened while a truce held.")
+    breach_after_term: PhraseList = Field(
+        min_length=1, description="Words after a truce term ('truce frays')."
+    )
+    in_force: PhraseList = Field(
+        min_length=1, description="Connectors saying an act happened while a truce held."
+    )
     superlatives: PhraseList = Field(min_length=1, description="'heaviest ... since the truce'.")
     start_verbs: PhraseList = Field(min_length=1, description="'after the truce took effect'.")
     hostile_acts: PhraseList = Field(min_length=1)
@@ -79,10 +82,13 @@ class CasualtyCues(_Cues):
 
 class ClosureCues(_Cues):
     closed: PhraseList = Field(min_length=1)
+    closed_weak: PhraseList = Field(min_length=1, description="Consequences: 'stranded', 'stuck'.")
     opened: PhraseList = Field(min_length=1)
     restricted: PhraseList = Field(min_length=1, description="'only', 'still letting': some traffic moves.")
     routes: PhraseList = Field(min_length=1, description="Generic route nouns: crossing, highway, airspace.")
-    all_crossings: PhraseList = Field(min_length=1, description="'all crossings': every crossing of a border.")
+    all_crossings: PhraseList = Field(
+        min_length=1, description="'all crossings': every crossing of a border."
+    )
     prior: PhraseList = Field(min_length=1, description="'after' before an earlier shutdown.")
     route_kinds: dict[str, str] = Field(description="Suffix word -> route kind for names built from text.")
 
@@ -134,7 +140,17 @@ class Taxonomy(_Strict):
 
 
 PlaceKind = Literal[
-    "crossing", "road", "airport", "airspace", "port", "corridor", "city", "district", "province", "region", "country"
+    "crossing",
+    "road",
+    "airport",
+    "airspace",
+    "port",
+    "corridor",
+    "city",
+    "district",
+    "province",
+    "region",
+    "country",
 ]
 ROUTE_KINDS: frozenset[str] = frozenset({"crossing", "road", "airport", "airspace", "port", "corridor"})
 
@@ -175,56 +191,9 @@ class Gazetteer(_Strict):
         return {e.name: e for e in self.entries}
 
 
-_M = TypeVar("_M", bound=BaseModel)
-
-
-def _node_line(root: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
-    node = root
-    line = None if node is None else node.start_mark.line + 1
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            nxt = next((v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            nxt = node.value[key]
-        else:
-            nxt = None
-        if nxt is None:
-            break
-        node = nxt
-        line = node.start_mark.line + 1
-    return line
-
-
-def _load_model(path: Path, model: type[_M]) -> _M:
-    label = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(label, f"cannot read file: {exc.strerror or exc}") from exc
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = None if mark is None else mark.line + 1
-        raise ConfigError(label, f"invalid YAML: {exc.problem or exc}", line=line) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(label, f"invalid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(label, "top level must be a mapping", line=1)
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = [p for p in err["loc"] if isinstance(p, int | str)]
-        field = ".".join(str(p) for p in loc) or None
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ConfigError(label, f"{err['msg']}{more}", line=_node_line(root, loc), field=field) from exc
-
-
 def load_taxonomy(path: str | Path) -> Taxonomy:
     """Load and validate the taxonomy YAML; raise :class:`ConfigError` on any problem."""
-    return _load_model(Path(path), Taxonomy)
+    return load_yaml_model(path, Taxonomy)
 
 
 def _gazetteer_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
@@ -253,15 +222,15 @@ def load_gazetteer(paths: str | Path | Iterable[str | Path]) -> Gazetteer:
     theatres: list[str] = []
     seen: dict[str, str] = {}
     for path in _gazetteer_paths(paths):
-        gfile = _load_model(path, GazetteerFile)
+        gfile = load_yaml_model(path, GazetteerFile)
         theatres.append(gfile.theatre)
         for i, entry in enumerate(gfile.entries):
             if entry.name in seen:
-                root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+                root, _ = compose_yaml(path)
                 raise ConfigError(
                     str(path),
                     f"duplicate canonical name {entry.name!r} (first defined in {seen[entry.name]})",
-                    line=_node_line(root, ["entries", i, "name"]),
+                    line=line_of(root, ["entries", i, "name"]),
                     field=f"entries.{i}.name",
                 )
             seen[entry.name] = str(path)

@@ -16,7 +16,7 @@ def group_lag(bootstrap: list[str], group_id: str, topic: str) -> int | None:
         if not tps:
             return None
         ends = consumer.end_offsets(tps)
-        committed = admin.list_consumer_group_offsets(group_id, partitions=tps)
+        committed = admin.list_group_offsets({group_id: tps}).get(group_id, {})
         if not any(meta is not None and meta.offset >= 0 for meta in committed.values()):
             return None if any(ends.values()) else 0
         lag = 0

@@ -34,6 +34,7 @@ def _parse_duration(value: object) -> object:
 
 
 Duration = Annotated[timedelta, BeforeValidator(_parse_duration)]
+PlaceKind = Literal["crossing", "city", "district", "province", "region", "country"]
 GroupField = Literal["crossing", "place", "label", "region", "source"]
 Channel = Literal["console", "webhook"]
 
@@ -48,6 +49,9 @@ class Match(_Strict):
     labels: list[Label] = Field(default_factory=list)
     region: Region | None = None
     places: list[str] = Field(default_factory=list, description="Canonical gazetteer names.")
+    place_kinds: list[PlaceKind] = Field(
+        default_factory=list, description="Only places of these kinds match and form groups."
+    )
     crossings: list[str] = Field(default_factory=list, description="Canonical crossing names.")
     crossing_states: list[CrossingState] = Field(default_factory=list)
     actors: list[str] = Field(default_factory=list)
@@ -103,6 +107,8 @@ def matches(rule: Rule, event: TaggedEventV1) -> bool:
         return False
     if m.places and not set(m.places) & {p.name for p in event.places}:
         return False
+    if m.place_kinds and not set(m.place_kinds) & {p.kind for p in event.places}:
+        return False
     if m.crossings and not set(m.crossings) & {c.name for c in event.crossings}:
         return False
     if m.crossing_states and not set(m.crossing_states) & {c.state for c in event.crossings}:
@@ -124,7 +130,13 @@ def _values(rule: Rule, event: TaggedEventV1, field: GroupField) -> list[str]:
             }
         )
     if field == "place":
-        return sorted({p.name for p in event.places if not m.places or p.name in m.places})
+        return sorted(
+            {
+                p.name
+                for p in event.places
+                if (not m.places or p.name in m.places) and (not m.place_kinds or p.kind in m.place_kinds)
+            }
+        )
     if field == "label":
         return sorted({str(lb) for lb in event.labels if not m.labels or lb in m.labels})
     if field == "region":

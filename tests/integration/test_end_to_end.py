@@ -113,7 +113,7 @@ def test_sample_replay_delivers_exactly_the_expected_alerts_once(stack: Stack) -
     for body, headers in zip(stack.sink.snapshot(), stack.sink.headers, strict=True):
         jsonschema.validate(body, schema)
         alert = AlertV1.model_validate(body)
-        assert headers.get("Idempotency-Key") == alert.alert_id
+        assert headers.get("idempotency-key") == alert.alert_id
         assert alert.event_count >= 1 and alert.events[0].evidence
 
     published = read_topic(stack.kafka, stack.topic(TopicKey.ALERTS), min_count=len(expected))

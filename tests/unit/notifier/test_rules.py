@@ -171,3 +171,31 @@ async def test_any_rule_fires_per_item_once(tmp_path: Path) -> None:
     assert len(await engine.observe(b, T0)) == 1
     assert plan_updates(rules, event("c", labels=["ceasefire_violation"], region="other")) == []
     assert plan_updates(rules, event("d", labels=["ceasefire_violation"], severity="low")) == []
+
+
+def test_place_kinds_restrict_matching_and_groups(tmp_path: Path) -> None:
+    rules = ruleset(
+        """
+        version: 1
+        rules:
+          - id: hurt
+            title: Casualties
+            type: count
+            match: {labels: [casualties], place_kinds: [district, city]}
+            group_by: [place]
+            threshold: 2
+            severity: high
+            routes: [console]
+        """,
+        tmp_path,
+    )
+    rule = rules.rules[0]
+    ev = event("a", labels=["casualties"], places=["Kurram"])
+    ev = ev.model_copy(
+        update={"places": [*ev.places, Place(name="Pakistan", mention="Pakistan", kind="country")]}
+    )
+    assert groups_of(rule, ev) == [{"place": "Kurram"}]
+    only_country = ev.model_copy(
+        update={"places": [Place(name="Pakistan", mention="Pakistan", kind="country")]}
+    )
+    assert not matches(rule, only_country)

@@ -1,0 +1,298 @@
+"""The closure label and the state of each crossing, road, port, airport or airspace.
+
+Each sentence gets a state from its cues (closed / reopened / partially open / only restricted)
+and hands it to the routes it names. A sentence that names no route but speaks of one ("the
+highway", "the crossings") hands its state to the last route named before it, or the next one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from schemas.common import CrossingState, Region
+from services.classifier.document import Doc, hit_before, inside, tok, tok_end
+from services.classifier.gazetteer import Mention, PlaceIndex, region_of
+from services.classifier.matcher import Hit
+from services.classifier.sentences import Sentence
+from services.classifier.taxonomy import Taxonomy
+
+CLOSED, WEAK, OPEN, PARTIAL, RESTRICTED = "closed", "weak", "open", "partial", "restricted"
+_AIRPORT = re.compile(r"((?:[A-Z][\w'-]+ ){1,3})(?:[Ii]nternational )?[Aa]irport\b")
+_HYPHEN_ROUTE = re.compile(r"\b([A-Z][\w']+)-([A-Z][\w']+) (highway|road|motorway|corridor)\b")
+_HAS_ROAD = re.compile(r"highway|road|motorway|corridor")
+_NAMED_CORRIDOR = re.compile(r"\b([A-Z][\w']+) corridor\b")
+_PAIR = re.compile(
+    r"\b(?:border crossings|crossings|crossing points|checkpoints|border points|border) with\b"
+)
+_NOT_A_ROUTE_AFTER = frozenset(
+    [
+        "town",
+        "towns",
+        "post",
+        "posts",
+        "area",
+        "areas",
+        "village",
+        "villages",
+        "region",
+        "regions",
+        "district",
+        "districts",
+        "forces",
+        "force",
+        "guards",
+        "police",
+        "tension",
+        "tensions",
+        "clashes",
+        "clash",
+        "fighting",
+        "security",
+        "officials",
+        "official",
+        "troops",
+        "city",
+        "cities",
+        "dispute",
+        "row",
+        "regions",
+        "province",
+        "provinces",
+        "dwellers",
+        "residents",
+        "markets",
+        "market",
+        "trade-off",
+        "fence",
+        "management",
+    ]
+)
+_FUTURE = frozenset(
+    {"to", "would", "will", "could", "may", "might", "not", "once", "until", "if", "before", "no"}
+)
+_DEFAULT_AFPAK = ("Torkham", "Chaman")
+
+
+@dataclass(slots=True)
+class Route:
+    name: str
+    kind: str
+    region: Region
+    states: list[tuple[str, bool]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ClosureResult:
+    crossings: list[tuple[str, CrossingState, Region]]
+    evidence: Sentence | None
+    positive: bool
+
+
+class CrossingAnalyser:
+    def __init__(self, taxonomy: Taxonomy, places: PlaceIndex) -> None:
+        self._places = places
+        self._kinds = {k.lower(): v for k, v in taxonomy.cues.closure.route_kinds.items()}
+
+    # -- sentence state -------------------------------------------------------------------------
+    def _state(self, sent: Sentence) -> str | None:
+        opened = []
+        for h in sent.groups("clo.opened"):
+            i, j = tok(sent, h), tok_end(sent, h)
+            toks = sent.tokens
+            if j < len(toks) and toks[j].text == "fire":
+                continue
+            if any(t.text in _FUTURE for t in toks[max(0, i - 2) : i]):
+                continue
+            opened.append(h)
+        closed: list[Hit] = []
+        weak: list[Hit] = []
+        for group, bucket in (("clo.closed", closed), ("clo.closed_weak", weak)):
+            hits = sent.groups(group)
+            for h in hits:
+                if inside(h, hits):
+                    continue
+                i = tok(sent, h)
+                if hit_before(sent, i, "shared.hypotheticals", 5) or hit_before(
+                    sent, i, "shared.negations", 2
+                ):
+                    continue
+                if opened and hit_before(sent, i, "clo.prior", 6, clause=False):
+                    continue
+                bucket.append(h)
+        restricted = bool(sent.groups("clo.restricted"))
+        if opened and (closed or restricted):
+            return PARTIAL
+        if opened:
+            return OPEN
+        if (closed or weak) and restricted:
+            return PARTIAL
+        if closed:
+            return CLOSED
+        if weak:
+            return WEAK
+        return RESTRICTED if restricted else None
+
+    # -- route mentions -------------------------------------------------------------------------
+    def _generic(self, sent: Sentence) -> list[str]:
+        kinds: list[str] = []
+        toks = sent.tokens
+        hits = sent.groups("clo.routes")
+        for h in hits:
+            if inside(h, hits):
+                continue
+            word = sent.low[h.start : h.end]
+            j = tok_end(sent, h)
+            if word in ("border", "borders") and j < len(toks) and toks[j].text in _NOT_A_ROUTE_AFTER:
+                continue
+            kinds.append(self._kinds.get(word, "crossing"))
+        return kinds
+
+    def _named(self, sent: Sentence, mentions: list[Mention]) -> list[tuple[str, str, Region]]:
+        out: list[tuple[str, str, Region]] = []
+        route_spans = [m.hit for m in mentions if m.is_route]
+        for m in mentions:
+            if m.is_route:
+                out.append((m.entry.name, m.entry.kind, region_of(m.entry)))
+        countries = [m for m in mentions if m.is_country]
+        low = sent.low
+        for found in _AIRPORT.finditer(sent.text) if "airport" in low else ():
+            words = found.group(1).strip()
+            if words.split()[0] in ("The", "A", "Flights", "Its"):
+                words = " ".join(words.split()[1:])
+            if words:
+                region = self._region_in(found.start(), found.end(), mentions)
+                out.append((f"{words} airport", "airport", region))
+        for regex, fmt in ((_HYPHEN_ROUTE, "{0}-{1} {2}"), (_NAMED_CORRIDOR, "{0} corridor")):
+            if "corridor" not in low and not ("-" in low and _HAS_ROAD.search(low)):
+                continue
+            for found in regex.finditer(sent.text):
+                if any(r.start <= found.start() < r.end for r in route_spans):
+                    continue
+                region = self._region_in(found.start(), found.end(), mentions)
+                out.append((fmt.format(*found.groups()), "road", region))
+        toks = sent.tokens if ("airspace" in low or "ports" in low) else []
+        for k, t in enumerate(toks):
+            if t.text not in ("airspace", "ports") or k == 0:
+                continue
+            owner: Mention | None = None
+            prev = toks[k - 1]
+            if prev.text == "its":
+                owner = countries[0] if countries and countries[0].hit.start < prev.start else None
+            else:
+                owner = next((c for c in countries if c.hit.end == prev.end), None)
+            if owner is not None:
+                adj = owner.entry.adjectives[0] if owner.entry.adjectives else owner.entry.name
+                out.append((f"{adj} {t.text}", t.text, region_of(owner.entry)))
+        for pair in _PAIR.finditer(low) if " with " in low else ():
+            first = countries[0] if countries and countries[0].hit.start < pair.start() else None
+            second = next((c for c in countries if c.hit.start >= pair.end()), None)
+            if first is None or second is None or first.entry.name == second.entry.name:
+                continue
+            if {first.entry.country, second.entry.country} == {"AF", "PK"}:
+                continue
+            name = f"{first.entry.name}-{second.entry.name} crossings"
+            out.append((name, "crossing", region_of(first.entry)))
+        return out
+
+    @staticmethod
+    def _region_in(start: int, end: int, mentions: list[Mention]) -> Region:
+        for m in mentions:
+            if m.hit.start >= start and m.hit.end <= end:
+                return region_of(m.entry)
+        return Region.OTHER
+
+    # -- document ---------------------------------------------------------------------------------
+    def analyse(self, doc: Doc, mentions: dict[int, list[Mention]]) -> ClosureResult:
+        routes: dict[str, Route] = {}
+        last: list[Route] = []
+        pending: list[tuple[str, bool]] = []
+        evidence: Sentence | None = None
+        generic_closure = False
+        afpak_state: str | None = None
+        dominant: str | None = None
+        named_afpak = any(
+            m.is_route and m.entry.country in ("AF", "PK") for ms in mentions.values() for m in ms
+        )
+        for n, sent in enumerate(doc.sentences):
+            ms = mentions.get(n, [])
+            named = self._named(sent, ms)
+            generic = self._generic(sent)
+            state = self._state(sent)
+            if state is None:
+                for name, kind, region in named:
+                    last.append(routes.setdefault(name, Route(name, kind, region)))
+                continue
+            if state in (CLOSED, PARTIAL) and (named or generic) and dominant != PARTIAL:
+                dominant = state
+            in_title = sent.field == "title"
+            if named:
+                for name, kind, region in named:
+                    route = routes.setdefault(name, Route(name, kind, region))
+                    route.states.append((state, in_title))
+                    last.append(route)
+                    if pending:
+                        route.states.extend(pending)
+                        pending = []
+            elif generic or state in (RESTRICTED, PARTIAL):
+                if state in (CLOSED, PARTIAL) and generic:
+                    generic_closure = True
+                    evidence = evidence or sent
+                afpak = sent.has("clo.all_crossings") or self._afpak_context(ms)
+                if afpak and not named_afpak and "crossing" in generic and self._afpak_context_doc(mentions):
+                    afpak_state = afpak_state or state
+                    continue
+                want = generic[0] if generic else "crossing"
+                target = next((r for r in reversed(last) if r.kind == want), None) or (
+                    last[-1] if last else None
+                )
+                if target is not None:
+                    target.states.append((state, in_title))
+                else:
+                    pending.append((state, in_title))
+            if evidence is None and state in (CLOSED, PARTIAL) and named:
+                evidence = sent
+        if afpak_state is not None:
+            for name in _DEFAULT_AFPAK:
+                entry = self._places.get(name)
+                region = region_of(entry) if entry else Region.AF_PAK
+                routes.setdefault(name, Route(name, "crossing", region)).states.append((afpak_state, False))
+        out: list[tuple[str, CrossingState, Region]] = []
+        for route in routes.values():
+            final = _combine(route.states, dominant)
+            if final is not None:
+                out.append((route.name, final, route.region))
+        positive = generic_closure or any(s != CrossingState.REOPENED for _, s, _ in out)
+        if positive and evidence is None:
+            evidence = next((s for s in doc.sentences if self._state(s) in (CLOSED, PARTIAL, WEAK)), None)
+        return ClosureResult(out, evidence if positive else None, positive)
+
+    @staticmethod
+    def _afpak_context(ms: list[Mention]) -> bool:
+        return any(m.is_country and m.entry.country in ("AF", "PK") for m in ms)
+
+    @staticmethod
+    def _afpak_context_doc(mentions: dict[int, list[Mention]]) -> bool:
+        seen = {m.entry.country for ms in mentions.values() for m in ms if m.is_country}
+        return {"AF", "PK"} <= seen
+
+
+def _combine(states: list[tuple[str, bool]], dominant: str | None) -> CrossingState | None:
+    kinds = [s for s, _ in states]
+    if not kinds:
+        return None
+    if PARTIAL in kinds or (RESTRICTED in kinds and (CLOSED in kinds or WEAK in kinds)):
+        return CrossingState.PARTIALLY_OPEN
+    if CLOSED in kinds and OPEN in kinds:
+        titled = [s for s, t in states if t and s in (CLOSED, OPEN)]
+        pick = titled[0] if titled else [s for s in kinds if s in (CLOSED, OPEN)][-1]
+        return CrossingState.CLOSED if pick == CLOSED else CrossingState.REOPENED
+    if CLOSED in kinds:
+        return CrossingState.CLOSED
+    if OPEN in kinds:
+        return CrossingState.REOPENED
+    if WEAK in kinds:
+        return CrossingState.PARTIALLY_OPEN if dominant == PARTIAL else CrossingState.CLOSED
+    if RESTRICTED in kinds:
+        return CrossingState.PARTIALLY_OPEN
+    return None

@@ -1,0 +1,79 @@
+"""A tokenised item: title and body sentences with their phrase hits, plus window helpers."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from services.classifier.matcher import Hit
+from services.classifier.sentences import Sentence
+
+_YEAR = re.compile(r"\b(19[0-9]{2}|20[0-9]{2})\b")
+CLAUSE_STOPS = frozenset({";", ":", "but", "although", "though", "while", "whereas"})
+
+
+@dataclass(slots=True)
+class Doc:
+    sentences: list[Sentence]
+    year: int
+    _groups: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self._groups = {h.group for s in self.sentences for h in s.hits}
+
+    @property
+    def title(self) -> Sentence | None:
+        return self.sentences[0] if self.sentences and self.sentences[0].field == "title" else None
+
+    def has(self, group: str) -> bool:
+        return group in self._groups
+
+
+def tok(sent: Sentence, hit: Hit) -> int:
+    """Token index where a hit starts."""
+    return sent.token_at(hit.start)
+
+
+def tok_end(sent: Sentence, hit: Hit) -> int:
+    """Index of the first token after a hit."""
+    return sent.token_after(hit.end)
+
+
+def hit_before(sent: Sentence, index: int, group: str, window: int, *, clause: bool = True) -> Hit | None:
+    """A hit of ``group`` starting within ``window`` tokens before token ``index``.
+
+    With ``clause`` the search stops at clause punctuation and contrastive conjunctions.
+    """
+    lo = max(0, index - window)
+    if clause:
+        toks = sent.tokens
+        for k in range(index - 1, lo - 1, -1):
+            if toks[k].text in CLAUSE_STOPS:
+                lo = k + 1
+                break
+    best: Hit | None = None
+    for h in sent.hits:
+        if h.group == group:
+            k = sent.token_at(h.start)
+            if lo <= k < index:
+                best = h
+    return best
+
+
+def hit_after(sent: Sentence, index: int, group: str, window: int) -> Hit | None:
+    """A hit of ``group`` starting at or within ``window`` tokens after token ``index``."""
+    for h in sent.hits:
+        if h.group == group:
+            k = sent.token_at(h.start)
+            if index <= k <= index + window:
+                return h
+    return None
+
+
+def old_year(sent: Sentence, year: int) -> bool:
+    """The sentence names a calendar year before the item's own year."""
+    return any(int(m.group(1)) < year for m in _YEAR.finditer(sent.text))
+
+
+def inside(hit: Hit, spans: list[Hit]) -> bool:
+    return any(s.start <= hit.start and hit.end <= s.end and s != hit for s in spans)

@@ -1,0 +1,255 @@
+"""The casualties label and casualty figures (killed, injured, civilians killed).
+
+A casualty word counts when it is not negated, hypothetical, metaphorical, about a natural
+disaster or accident, or background (anniversaries, earlier tolls). Figures follow the house
+rules: a stated total wins ("death toll ... 30", "among eight killed"), then the headline figure,
+then the first figure in the body; vague amounts ("dozens") give no figure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from services.classifier.document import Doc, hit_before, inside, old_year, tok, tok_end
+from services.classifier.matcher import Hit
+from services.classifier.numbers import NumberReader, Quantity
+from services.classifier.sentences import Sentence, Token
+from services.classifier.taxonomy import Taxonomy
+
+Kind = Literal["killed", "injured", "civilians_killed"]
+_BE = frozenset({"was", "were", "been", "being", "is", "are", "be", "also"})
+_BOUNDARY = frozenset({";", ":", ".", "said", "says", "say", "told", "that", "when", "according"})
+_OBJECT_VERBS = frozenset({
+    "kill", "kills", "killing", "killed", "wounded", "wounding", "wounds", "injured", "injuring", "injures",
+    "injure", "maims", "maiming", "maimed", "hurt", "slain",
+})  # fmt: skip
+_AFTER_PREDICATE = frozenset(
+    [
+        "and",
+        "or",
+        "as",
+        "in",
+        "at",
+        "on",
+        "after",
+        "since",
+        "when",
+        "while",
+        "with",
+        "from",
+        "among",
+        "during",
+        "by",
+        "near",
+        "including",
+        "following",
+        "across",
+        "inside",
+        "outside",
+        "so",
+        "but",
+        "amid",
+    ]
+)
+LEVEL_TOLL, LEVEL_AMONG, LEVEL_EXPLICIT, LEVEL_IMPLICIT = 3, 2, 1, 0
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    kind: Kind
+    value: int | None
+    level: int
+    sentence: Sentence
+    order: int
+
+
+@dataclass(slots=True)
+class CasualtyResult:
+    positive: bool = False
+    evidence: Sentence | None = None
+    killed: int | None = None
+    injured: int | None = None
+    civilians_killed: int | None = None
+    figure_evidence: dict[str, Sentence] = field(default_factory=dict)
+
+
+class CasualtyAnalyser:
+    def __init__(self, taxonomy: Taxonomy, reader: NumberReader) -> None:
+        self._reader = reader
+        cues = taxonomy.cues.casualties
+        self._persons = frozenset(p.lower() for p in cues.person_nouns)
+        self._civilians = frozenset(p.lower() for p in cues.civilians)
+
+    # -- filters -----------------------------------------------------------------------------
+    def _sentence_usable(self, doc: Doc, sent: Sentence, title_has_casualty: bool) -> bool:
+        if sent.has("cas.background") or old_year(sent, doc.year):
+            return False
+        if sent.has("cas.non_violent") and not sent.has("cas.violence"):
+            return False
+        if doc.has("cas.non_violent") and not sent.has("cas.violence") and not _doc_violent_title(doc):
+            return False
+        return not (sent.field == "body" and sent.has("cas.past_perfect") and not title_has_casualty)
+
+    def _hit_usable(self, sent: Sentence, hit: Hit, title_has_casualty: bool) -> bool:
+        i = tok(sent, hit)
+        toks = sent.tokens
+        if sent.low[hit.start : hit.end] == "dead" and i + 1 < len(toks):
+            nxt = toks[i + 1].text
+            if nxt.isalpha() and nxt not in _AFTER_PREDICATE:
+                return False  # attributive: "the bodies of dead hostages"
+        if hit_before(sent, i, "shared.negations", 6) is not None:
+            return False
+        if hit_before(sent, i, "shared.hypotheticals", 5) is not None:
+            return False
+        return not (
+            sent.field == "body"
+            and not title_has_casualty
+            and hit_before(sent, i, "cas.prior_event", 10, clause=False) is not None
+        )
+
+    # -- figures -----------------------------------------------------------------------------
+    def _backward(self, toks: list[Token], lo: int, v: int) -> Quantity | None:
+        for k in range(lo, v):
+            if toks[k].text == "among":
+                q = self._reader.read(toks, k + 1)
+                if q is not None and q.value is not None:
+                    return Quantity(q.value, q.start, q.end, among=True)
+        for k in range(lo, v):
+            q = self._reader.read(toks, k)
+            if q is not None:
+                return q
+        for k in range(lo, v):
+            if toks[k].text in self._persons:
+                return Quantity(1, k, k + 1, implicit=True)
+        return None
+
+    def _window_start(self, sent: Sentence, v: int, casualty_tokens: set[int]) -> int:
+        toks = sent.tokens
+        lo = max(0, v - 16)
+        for k in range(v - 1, lo - 1, -1):
+            if toks[k].text in _BOUNDARY or k in casualty_tokens:
+                return k + 1
+        return lo
+
+    def _figure(self, sent: Sentence, hit: Hit, casualty_tokens: set[int]) -> Quantity | None:
+        toks = sent.tokens
+        v, ve = tok(sent, hit), tok_end(sent, hit)
+        word = sent.low[hit.start : hit.end]
+        if hit.group == "cas.toll":
+            return self._reader.find_after(toks, ve, 10)
+        passive = v > 0 and toks[v - 1].text in _BE
+        if not passive and word in _OBJECT_VERBS:
+            q = self._reader.read(toks, ve)
+            if q is not None:
+                return q
+        q = self._backward(toks, self._window_start(sent, v, casualty_tokens), v)
+        if q is not None and not q.implicit:
+            return q
+        ahead = self._reader.find_after(toks, ve, 4)
+        if ahead is not None and ahead.value is None:
+            return ahead
+        if q is None and not passive and word in _OBJECT_VERBS:
+            for k in (ve, ve + 1):
+                if k < len(toks) and toks[k].text in self._persons:
+                    return Quantity(1, k, k + 1, implicit=True)
+        return q
+
+    def _civilians_count(self, sent: Sentence, hit: Hit, casualty_tokens: set[int]) -> int | None:
+        toks = sent.tokens
+        v, ve = tok(sent, hit), tok_end(sent, hit)
+        lo = self._window_start(sent, v, casualty_tokens)
+        stop = min(len(toks), ve + 20)
+        for k in list(range(lo, v)) + list(range(ve, stop)):
+            if toks[k].text == ";":
+                break
+            q = self._reader.read(toks, k)
+            if q is None or q.value is None:
+                continue
+            rest = [t.text for t in toks[q.end : q.end + 3]]
+            if rest[:1] and rest[0] in self._civilians:
+                return q.value
+            if rest == ["of", "them", "civilians"]:
+                return q.value
+        return None
+
+    # -- main ---------------------------------------------------------------------------------
+    def analyse(self, doc: Doc) -> CasualtyResult:
+        result = CasualtyResult()
+        title = doc.title
+        title_has = title is not None and any(
+            h.group in ("cas.killed", "cas.injured", "cas.toll") for h in title.hits
+        )
+        cands: list[Candidate] = []
+        zero_killed = zero_injured = False
+        order = 0
+        for sent in doc.sentences:
+            if not self._sentence_usable(doc, sent, title_has):
+                continue
+            zero_killed = zero_killed or sent.has("cas.zero_killed")
+            zero_injured = zero_injured or sent.has("cas.zero_injured")
+            hits = _casualty_hits(sent)
+            if not hits:
+                continue
+            separate = sent.has("cas.separate_event")
+            casualty_tokens = {tok(sent, h) for h in hits}
+            for hit in hits:
+                if not self._hit_usable(sent, hit, title_has):
+                    continue
+                if not result.positive:
+                    result.positive, result.evidence = True, sent
+                if separate:
+                    continue
+                kind: Kind = "injured" if hit.group == "cas.injured" else "killed"
+                q = self._figure(sent, hit, casualty_tokens)
+                order += 1
+                if q is not None:
+                    level = (
+                        LEVEL_TOLL
+                        if hit.group == "cas.toll"
+                        else LEVEL_AMONG
+                        if q.among
+                        else LEVEL_IMPLICIT
+                        if q.implicit
+                        else LEVEL_EXPLICIT
+                    )
+                    cands.append(Candidate(kind, q.value, level, sent, order))
+                if kind == "killed":
+                    civ = self._civilians_count(sent, hit, casualty_tokens)
+                    if civ is not None:
+                        cands.append(Candidate("civilians_killed", civ, LEVEL_EXPLICIT, sent, order))
+        if not result.positive:
+            return result
+        for kind in ("killed", "injured", "civilians_killed"):
+            best = _choose([c for c in cands if c.kind == kind and c.value is not None])
+            if best is not None:
+                setattr(result, kind, best.value)
+                result.figure_evidence[kind] = best.sentence
+        if result.killed is None and zero_killed:
+            result.killed = 0
+        if result.injured is None and zero_injured:
+            result.injured = 0
+        return result
+
+
+def _choose(cands: list[Candidate]) -> Candidate | None:
+    if not cands:
+        return None
+    return min(cands, key=lambda c: (-c.level, 0 if c.sentence.field == "title" else 1, c.order))
+
+
+def _casualty_hits(sent: Sentence) -> list[Hit]:
+    groups = ("cas.killed", "cas.injured", "cas.toll")
+    hits = [h for h in sent.hits if h.group in groups]
+    metaphors = (
+        sent.groups("cas.metaphors") + sent.groups("cas.zero_killed") + sent.groups("cas.zero_injured")
+    )
+    hits = [h for h in hits if not any(m.start <= h.start and h.end <= m.end for m in metaphors)]
+    tolls = [h for h in hits if h.group == "cas.toll"]
+    same = [h for h in hits if not inside(h, tolls) or h.group == "cas.toll"]
+    return [h for h in same if not inside(h, [o for o in same if o.group == h.group])]
+
+
+def _doc_violent_title(doc: Doc) -> bool:
+    title = doc.title
+    return title is not None and title.has("cas.violence") and not title.has("cas.non_violent")

@@ -1,0 +1,71 @@
+"""Resolving place mentions against the gazetteer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas.common import Region
+from services.classifier.matcher import Hit, PhraseMatcher
+from services.classifier.sentences import Sentence
+from services.classifier.taxonomy import ROUTE_KINDS, Gazetteer, GazetteerEntry
+
+PLACE = "place"
+DEMONYM = "adj"
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A resolved gazetteer mention in a sentence (``hit`` offsets are sentence-relative)."""
+
+    hit: Hit
+    entry: GazetteerEntry
+    demonym: bool
+
+    @property
+    def is_route(self) -> bool:
+        return not self.demonym and self.entry.kind in ROUTE_KINDS
+
+    @property
+    def is_country(self) -> bool:
+        return self.demonym or self.entry.kind == "country"
+
+
+class PlaceIndex:
+    """Gazetteer entries registered in a phrase matcher, and per-sentence resolution."""
+
+    def __init__(self, gazetteer: Gazetteer) -> None:
+        self.entries = list(gazetteer.entries)
+        self._by_name = {e.name: e for e in self.entries}
+        self._country = {e.country: e for e in self.entries if e.kind == "country" and e.country}
+
+    def register(self, matcher: PhraseMatcher) -> None:
+        for i, entry in enumerate(self.entries):
+            for variant in [entry.name, *entry.variants]:
+                matcher.add(variant, PLACE, i)
+            for adj in entry.adjectives:
+                matcher.add(adj, DEMONYM, i)
+
+    def get(self, name: str) -> GazetteerEntry | None:
+        return self._by_name.get(name)
+
+    def country(self, iso2: str | None) -> GazetteerEntry | None:
+        return None if iso2 is None else self._country.get(iso2)
+
+    def mentions(self, sent: Sentence) -> list[Mention]:
+        """Place and demonym mentions, longest match first, in text order."""
+        hits = [h for h in sent.hits if h.group in (PLACE, DEMONYM)]
+        kept: list[Hit] = []
+        for h in hits:
+            if any(
+                o is not h and o.start <= h.start and h.end <= o.end and (o.end - o.start) > (h.end - h.start)
+                for o in hits
+            ):
+                continue
+            if any(k.start == h.start and k.end == h.end and k.group == h.group for k in kept):
+                continue
+            kept.append(h)
+        return [Mention(h, self.entries[h.ref], h.group == DEMONYM) for h in kept]
+
+
+def region_of(entry: GazetteerEntry) -> Region:
+    return entry.region or Region.OTHER

@@ -1,0 +1,51 @@
+"""Deciding whether an item's events take place in the Afghanistan-Pakistan theatre.
+
+Evidence, strongest first: the routes whose status the item reports; then places below country
+level (cities, districts, provinces, crossings), the headline counting double and talk venues
+not at all; then countries, demonyms and actors. An item about both Afghanistan and Pakistan is
+about their frontier; one pairing Pakistan with a third country needs a place on Pakistani soil.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from schemas.common import Region
+from services.classifier.gazetteer import Mention, region_of
+
+_TITLE_WEIGHT = 2.0
+
+
+def decide_region(
+    route_regions: Iterable[Region],
+    mentions: Iterable[tuple[bool, Mention]],
+    actor_countries: Iterable[tuple[bool, str | None]],
+) -> Region:
+    routes = list(route_regions)
+    if routes:
+        return Region.AF_PAK if Region.AF_PAK in routes else Region.OTHER
+    local = {Region.AF_PAK: 0.0, Region.OTHER: 0.0}
+    national = {Region.AF_PAK: 0.0, Region.OTHER: 0.0}
+    countries: set[str] = set()
+    for in_title, m in mentions:
+        weight = _TITLE_WEIGHT if in_title else 1.0
+        region = region_of(m.entry)
+        if m.is_country:
+            national[region] += weight
+            if m.entry.country:
+                countries.add(m.entry.country)
+        elif not m.entry.venue:
+            local[region] += weight
+    for in_title, country in actor_countries:
+        if country is None:
+            continue
+        weight = _TITLE_WEIGHT if in_title else 1.0
+        national[Region.AF_PAK if country in ("AF", "PK") else Region.OTHER] += weight
+        countries.add(country)
+    if local[Region.AF_PAK] != local[Region.OTHER]:
+        return Region.AF_PAK if local[Region.AF_PAK] > local[Region.OTHER] else Region.OTHER
+    if {"AF", "PK"} <= countries:
+        return Region.AF_PAK
+    if national[Region.AF_PAK] > national[Region.OTHER]:
+        return Region.AF_PAK
+    return Region.OTHER

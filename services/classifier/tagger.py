@@ -1,0 +1,162 @@
+"""The tagging core: one news item in, one tagged event out.
+
+Pure and deterministic: no I/O after construction, and the clock is passed in. Build a
+:class:`Tagger` once (all phrase tables are compiled then) and call :meth:`Tagger.tag` per item.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+from schemas.common import Label
+from schemas.raw_items import RawItemV1
+from schemas.tagged_events import Crossing, Evidence, Figures, Place, TaggedEventV1
+from services.classifier.crossings import CrossingAnalyser
+from services.classifier.document import Doc
+from services.classifier.figures import CasualtyAnalyser
+from services.classifier.gazetteer import Mention, PlaceIndex
+from services.classifier.matcher import PhraseMatcher, normalise
+from services.classifier.numbers import NumberReader
+from services.classifier.region import decide_region
+from services.classifier.sentences import Sentence, make_sentences
+from services.classifier.severity import assess
+from services.classifier.taxonomy import ROUTE_KINDS, Gazetteer, Taxonomy, load_gazetteer, load_taxonomy
+from services.classifier.truce import TruceAnalyser
+
+CLASSIFIER_VERSION = "0.1.0"
+_CUE_PREFIX = {"shared": "shared", "truce": "truce", "casualties": "cas", "closure": "clo"}
+ACTOR = "actor"
+
+
+def make_event_id(item_id: str, classifier_version: str, taxonomy_version: str) -> str:
+    """Stable id of the event for an item under given classifier and taxonomy versions."""
+    key = f"{item_id}\x1f{classifier_version}\x1f{taxonomy_version}".encode()
+    return hashlib.blake2b(key, digest_size=10).hexdigest()
+
+
+def _evidence(supports: str, sent: Sentence) -> Evidence:
+    return Evidence(supports=supports, field=sent.field, start=sent.start, end=sent.end, sentence=sent.text)
+
+
+class Tagger:
+    """Tags items using a loaded taxonomy and gazetteer."""
+
+    def __init__(self, taxonomy: Taxonomy, gazetteer: Gazetteer) -> None:
+        self.taxonomy = taxonomy
+        self.gazetteer = gazetteer
+        self._matcher = PhraseMatcher()
+        self._places = PlaceIndex(gazetteer)
+        self._places.register(self._matcher)
+        for section, prefix in _CUE_PREFIX.items():
+            cues = getattr(taxonomy.cues, section)
+            for name, value in cues:
+                if isinstance(value, list):
+                    for phrase in value:
+                        self._matcher.add(phrase, f"{prefix}.{name}")
+        for i, actor in enumerate(taxonomy.actors):
+            for variant in [actor.name, *actor.variants]:
+                self._matcher.add(variant, ACTOR, i)
+        self._matcher.build()
+        fig = taxonomy.figures
+        reader = NumberReader(fig.approximations, fig.vague, fig.extra_number_words)
+        self._casualties = CasualtyAnalyser(taxonomy, reader)
+        self._truce = TruceAnalyser()
+        self._crossings = CrossingAnalyser(taxonomy, self._places)
+
+    def _document(self, item: RawItemV1) -> Doc:
+        sentences: list[Sentence] = []
+        for fld, text in (("title", item.title), ("body", item.body)):
+            if not text.strip():
+                continue
+            low = normalise(text)
+            sentences.extend(make_sentences(fld, text, low, self._matcher.find(low)))  # type: ignore[arg-type]
+        return Doc(sentences, item.published_at.year)
+
+    def tag(self, item: RawItemV1, now: datetime) -> TaggedEventV1:
+        doc = self._document(item)
+        mentions = {n: self._places.mentions(s) for n, s in enumerate(doc.sentences)}
+        casualties = self._casualties.analyse(doc)
+        violation = self._truce.analyse(doc)
+        closure = self._crossings.analyse(doc, mentions)
+
+        labels: list[Label] = []
+        evidence: list[Evidence] = []
+        if violation is not None:
+            labels.append(Label.CEASEFIRE_VIOLATION)
+            evidence.append(_evidence(Label.CEASEFIRE_VIOLATION.value, violation))
+        if closure.positive:
+            labels.append(Label.CLOSURE)
+            if closure.evidence is not None:
+                evidence.append(_evidence(Label.CLOSURE.value, closure.evidence))
+        figures = Figures()
+        if casualties.positive:
+            labels.append(Label.CASUALTIES)
+            if casualties.evidence is not None:
+                evidence.append(_evidence(Label.CASUALTIES.value, casualties.evidence))
+            figures = Figures(
+                killed=casualties.killed,
+                injured=casualties.injured,
+                civilians_killed=casualties.civilians_killed,
+            )
+            for name, sent in casualties.figure_evidence.items():
+                evidence.append(_evidence(name, sent))
+
+        actor_hits = [(s.field == "title", h.ref) for s in doc.sentences for h in s.hits if h.group == ACTOR]
+        actors = list(dict.fromkeys(self.taxonomy.actors[ref].name for _, ref in actor_hits))
+        flat = [(doc.sentences[n].field == "title", m) for n, ms in mentions.items() for m in ms]
+        region = decide_region(
+            (r for _, _, r in closure.crossings),
+            flat,
+            ((t, self.taxonomy.actors[ref].country) for t, ref in actor_hits),
+        )
+        severity = assess(self.taxonomy.severity_rules, self.taxonomy.default_severity, labels, figures)
+        return TaggedEventV1(
+            event_id=make_event_id(item.id, CLASSIFIER_VERSION, self.taxonomy.version),
+            item_id=item.id,
+            source=item.source,
+            url=item.url,
+            title=item.title,
+            published_at=item.published_at,
+            ingested_at=item.ingested_at,
+            tagged_at=now,
+            labels=labels,
+            figures=figures,
+            crossings=[Crossing(name=n, state=s) for n, s, _ in closure.crossings],
+            places=_places(doc, mentions),
+            actors=actors,
+            region=region,
+            severity=severity,
+            evidence=evidence,
+            classifier_version=CLASSIFIER_VERSION,
+            taxonomy_version=self.taxonomy.version,
+        )
+
+
+def _places(doc: Doc, mentions: dict[int, list[Mention]]) -> list[Place]:
+    out: dict[str, Place] = {}
+    for n, ms in mentions.items():
+        sent = doc.sentences[n]
+        for m in ms:
+            # Talk venues (Doha, Istanbul) name where negotiations happen, not where events did.
+            if m.demonym or m.entry.venue or m.entry.name in out:
+                continue
+            e = m.entry
+            kind = "crossing" if e.kind in ROUTE_KINDS else e.kind
+            out[e.name] = Place(
+                name=e.name,
+                mention=sent.text[m.hit.start : m.hit.end],
+                kind=kind,
+                country=e.country,
+                admin_area=e.admin_area,
+                lat=e.lat,
+                lon=e.lon,
+            )
+    return list(out.values())
+
+
+def load_tagger(taxonomy_path: str | Path, gazetteer_path: str | Path | Iterable[str | Path]) -> Tagger:
+    """Load and validate both configuration files and build a tagger (raises ConfigError)."""
+    return Tagger(load_taxonomy(taxonomy_path), load_gazetteer(gazetteer_path))
