@@ -7,9 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from services.classifier.tagger import load_tagger
-
 from schemas.tagged_events import TaggedEventV1
+from services.classifier.tagger import load_tagger
 from services.ingest.replay_reader import AcceptedLine, read_replay_lines
 from services.notifier.dry_run import dry_run
 from services.notifier.rules import load_rules
