@@ -52,6 +52,11 @@ JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 
 log() { printf 'kafka: %s\n' "$*"; }
 die() { printf 'kafka: error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=scripts/lib.sh
+source "$REPO_DIR/scripts/lib.sh"
+BROKER_MATCH='kafka\.Kafka'
+is_broker() { process_matches "$1" "$BROKER_MATCH"; }
+running_pid() { pid_from_file "$PID_FILE" "$BROKER_MATCH"; }
 
 for port in "$PORT" "$CONTROLLER_PORT"; do
     [[ $port =~ ^[0-9]+$ ]] || die "ports must be numbers (got '$port')"
@@ -96,34 +101,6 @@ try:
 except (OSError, struct.error):
     sys.exit(1)
 PY
-}
-
-# A port that accepts TCP connections at all (used to tell "something else owns it").
-port_open() {
-    python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 2).close()' "$1" 2>/dev/null
-}
-
-# True while $1 is a live broker JVM. Reading /proc/<pid>/cmdline rather than `kill -0` guards
-# against a stale pid reused by an unrelated process, and treats a zombie (empty cmdline) as gone.
-is_broker() {
-    { tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null | grep -q 'kafka\.Kafka'
-}
-
-# The pid in the pid file, if it is a live broker.
-running_pid() {
-    local pid
-    [[ -f $PID_FILE ]] || return 1
-    pid=$(<"$PID_FILE")
-    [[ $pid =~ ^[0-9]+$ ]] && is_broker "$pid" || return 1
-    echo "$pid"
-}
-
-# Serialise start/stop/setup per state dir (parallel test runners may all call `start`).
-# fd 9 is closed again for the broker JVM (`9>&-`) so it never holds the lock.
-take_lock() {
-    mkdir -p "$STATE_DIR"
-    exec 9>"$LOCK_FILE"
-    flock -w 300 9 || die "timed out waiting for $LOCK_FILE"
 }
 
 setup() {
@@ -199,7 +176,7 @@ start() {
         log "reusing the broker already answering on 127.0.0.1:$PORT${pid:+ (pid $pid)}"
         return 0
     fi
-    take_lock
+    take_lock "$LOCK_FILE"
     if pid=$(running_pid); then
         # Ours, but not answering yet: still starting, or started on other ports.
         if ! grep -q "^listeners=PLAINTEXT://127.0.0.1:$PORT," "$CONFIG" 2>/dev/null; then
@@ -240,8 +217,8 @@ start() {
 }
 
 stop() {
-    local pid waited=0
-    take_lock
+    local pid
+    take_lock "$LOCK_FILE"
     if ! pid=$(running_pid); then
         rm -f "$PID_FILE"
         if probe "$PORT"; then
@@ -252,17 +229,8 @@ stop() {
         return 0
     fi
     log "stopping pid $pid"
-    kill -TERM "$pid" 2>/dev/null || true
     # A single-node KRaft broker shuts down in a few seconds; allow for a slow disk.
-    while is_broker "$pid" && ((waited < 60)); do
-        sleep 1
-        waited=$((waited + 1))
-    done
-    if is_broker "$pid"; then
-        log "pid $pid still alive after ${waited}s; sending KILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        while is_broker "$pid"; do sleep 0.2; done
-    fi
+    terminate "$pid" "$BROKER_MATCH" 60
     rm -f "$PID_FILE"
     log "stopped"
 }
@@ -279,7 +247,7 @@ status() {
 }
 
 case ${1:-} in
-    setup) take_lock && setup ;;
+    setup) take_lock "$LOCK_FILE" && setup ;;
     start) start ;;
     stop) stop ;;
     status) status ;;

@@ -33,6 +33,11 @@ SYSTEM_PID_FILE=/run/redis/redis-server.pid
 
 log() { printf 'redis: %s\n' "$*"; }
 die() { printf 'redis: error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=scripts/lib.sh
+source "$REPO_DIR/scripts/lib.sh"
+REDIS_MATCH='redis-server'
+is_redis() { process_matches "$1" "$REDIS_MATCH"; }
+running_pid() { pid_from_file "$PID_FILE" "$REDIS_MATCH"; }
 
 [[ $PORT =~ ^[0-9]+$ ]] || die "BW_REDIS_PORT must be a number (got '$PORT')"
 
@@ -58,46 +63,6 @@ except OSError:
 PY
 }
 
-port_open() {
-    python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 2).close()' "$1" 2>/dev/null
-}
-
-# True while $1 is a live redis-server. /proc/<pid>/cmdline rather than `kill -0`: a stale pid
-# reused by another process, or a zombie (empty cmdline), does not count.
-is_redis() {
-    { tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null | grep -q 'redis-server'
-}
-
-running_pid() {
-    local pid
-    [[ -f $PID_FILE ]] || return 1
-    pid=$(<"$PID_FILE")
-    [[ $pid =~ ^[0-9]+$ ]] && is_redis "$pid" || return 1
-    echo "$pid"
-}
-
-# Serialise start/stop/setup per state dir; fd 9 is closed for redis-server (`9>&-`).
-take_lock() {
-    mkdir -p "$STATE_DIR"
-    exec 9>"$LOCK_FILE"
-    flock -w 300 9 || die "timed out waiting for $LOCK_FILE"
-}
-
-# TERM (Redis then fsyncs the AOF and exits cleanly), KILL after a grace period.
-terminate() {
-    local pid=$1 waited=0
-    kill -TERM "$pid" 2>/dev/null || true
-    while is_redis "$pid" && ((waited < 60)); do
-        sleep 0.5
-        waited=$((waited + 1))
-    done
-    if is_redis "$pid"; then
-        log "pid $pid still alive after 30s; sending KILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        while is_redis "$pid"; do sleep 0.2; done
-    fi
-}
-
 # The package's postinst starts redis-server on 127.0.0.1:6379 where the init system lets it
 # (not in containers whose policy-rc.d forbids it). That instance has Debian's config, not ours
 # (no AOF), and would hold our default port, so stop it and keep it from starting at boot.
@@ -115,7 +80,7 @@ stop_system_redis() {
         pid=$(<"$SYSTEM_PID_FILE")
         if [[ $pid =~ ^[0-9]+$ ]] && is_redis "$pid"; then
             log "stopping the leftover system redis-server (pid $pid)"
-            terminate "$pid"
+            terminate "$pid" "$REDIS_MATCH" 30
         fi
     fi
 }
@@ -167,7 +132,7 @@ start() {
         fi
         return 0
     fi
-    take_lock
+    take_lock "$LOCK_FILE"
     if pid=$(running_pid); then
         if ! grep -qx "port $PORT" "$CONFIG" 2>/dev/null; then
             die "the redis in $STATE_DIR (pid $pid) uses another port; set another BW_VAR_DIR"
@@ -209,7 +174,7 @@ redis_config_get() {
 
 stop() {
     local pid
-    take_lock
+    take_lock "$LOCK_FILE"
     if ! pid=$(running_pid); then
         rm -f "$PID_FILE"
         if probe "$PORT"; then
@@ -220,7 +185,7 @@ stop() {
         return 0
     fi
     log "stopping pid $pid"
-    terminate "$pid"
+    terminate "$pid" "$REDIS_MATCH" 30
     rm -f "$PID_FILE"
     log "stopped"
 }
@@ -237,7 +202,7 @@ status() {
 }
 
 case ${1:-} in
-    setup) take_lock && setup ;;
+    setup) take_lock "$LOCK_FILE" && setup ;;
     start) start ;;
     stop) stop ;;
     status) status ;;

@@ -3,61 +3,76 @@
 # Logs go to $BW_VAR_DIR/log/<service>.log and pid files to $BW_VAR_DIR/run/<service>.pid.
 # The broker and Redis are started separately (scripts/kafka.sh, scripts/redis.sh).
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-VAR=${BW_VAR_DIR:-$ROOT/var}
-BIN=${BW_BIN:-$ROOT/.venv/bin/borderwatch}
+REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VAR=${BW_VAR_DIR:-$REPO_DIR/var}
+BIN=${BW_BIN:-$REPO_DIR/.venv/bin/borderwatch}
 SERVICES=(classifier notifier)
+
+log() { printf 'services: %s\n' "$*"; }
+die() { printf 'services: error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=scripts/lib.sh
+source "$REPO_DIR/scripts/lib.sh"
 mkdir -p "$VAR/log" "$VAR/run"
 
-# Each service prints a line like this once it is consuming.
+# Each service prints this once it is consuming.
 ready_marker() {
-  case $1 in
-    classifier) echo "Ready" ;;
-    notifier) echo "consuming" ;;
-  esac
+    case $1 in
+        classifier) echo "Ready" ;;
+        notifier) echo "consuming" ;;
+    esac
 }
 
-alive() {
-  local pidf=$VAR/run/$1.pid
-  [[ -f $pidf ]] && kill -0 "$(cat "$pidf")" 2>/dev/null
-}
+match() { echo "borderwatch $1"; }
 
 start_one() {
-  local svc=$1 log=$VAR/log/$1.log
-  if alive "$svc"; then echo "$svc already running (pid $(cat "$VAR/run/$svc.pid"))"; return 0; fi
-  : >"$log"
-  (cd "$ROOT" && exec nohup "$BIN" "$svc" </dev/null >>"$log" 2>&1) &
-  echo $! >"$VAR/run/$svc.pid"
-  local marker; marker=$(ready_marker "$svc")
-  for _ in $(seq "${BW_SERVICE_START_TIMEOUT:-90}"); do
-    if grep -q "$marker" "$log"; then echo "$svc ready (pid $(cat "$VAR/run/$svc.pid"), log $log)"; return 0; fi
-    if ! alive "$svc"; then break; fi
-    sleep 1
-  done
-  echo "$svc failed to start; last lines of $log:" >&2
-  tail -n 40 "$log" >&2
-  return 1
+    local svc=$1 log_file=$VAR/log/$1.log pid
+    if pid=$(pid_from_file "$VAR/run/$svc.pid" "$(match "$svc")"); then
+        log "$svc already running (pid $pid)"
+        return 0
+    fi
+    : >"$log_file"
+    (cd "$REPO_DIR" && exec nohup "$BIN" "$svc" </dev/null >>"$log_file" 2>&1 9>&-) &
+    echo $! >"$VAR/run/$svc.pid"
+    local marker
+    marker=$(ready_marker "$svc")
+    for _ in $(seq "${BW_SERVICE_START_TIMEOUT:-90}"); do
+        if grep -q "$marker" "$log_file"; then
+            log "$svc ready (pid $(<"$VAR/run/$svc.pid"), log $log_file)"
+            return 0
+        fi
+        pid_from_file "$VAR/run/$svc.pid" "$(match "$svc")" >/dev/null || break
+        sleep 1
+    done
+    printf 'services: %s failed to start; last lines of %s:\n' "$svc" "$log_file" >&2
+    tail -n 40 "$log_file" >&2
+    return 1
 }
 
 stop_one() {
-  local svc=$1 pidf=$VAR/run/$1.pid
-  if ! alive "$svc"; then rm -f "$pidf"; return 0; fi
-  local pid; pid=$(cat "$pidf")
-  kill -TERM "$pid"
-  for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
-  rm -f "$pidf"
-  echo "$svc stopped"
+    local svc=$1 pid
+    if ! pid=$(pid_from_file "$VAR/run/$svc.pid" "$(match "$svc")"); then
+        rm -f "$VAR/run/$svc.pid"
+        return 0
+    fi
+    terminate "$pid" "$(match "$svc")" 30
+    rm -f "$VAR/run/$svc.pid"
+    log "$svc stopped"
 }
 
 case ${1:-status} in
-  start) for s in "${SERVICES[@]}"; do start_one "$s"; done ;;
-  stop) for s in "${SERVICES[@]}"; do stop_one "$s"; done ;;
-  status)
-    rc=0
-    for s in "${SERVICES[@]}"; do
-      if alive "$s"; then echo "$s up (pid $(cat "$VAR/run/$s.pid"))"; else echo "$s down"; rc=1; fi
-    done
-    exit $rc ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+    start) for s in "${SERVICES[@]}"; do start_one "$s"; done ;;
+    stop) for s in "${SERVICES[@]}"; do stop_one "$s"; done ;;
+    status)
+        rc=0
+        for s in "${SERVICES[@]}"; do
+            if pid=$(pid_from_file "$VAR/run/$s.pid" "$(match "$s")"); then
+                log "$s up (pid $pid)"
+            else
+                log "$s down"
+                rc=1
+            fi
+        done
+        exit $rc
+        ;;
+    *) die "usage: $0 start|stop|status" ;;
 esac

@@ -121,8 +121,7 @@ def run_demo(settings: IngestSettings, path: str, *, timeout_s: float, settle_s:
                 "no new alerts: every alert for these items was delivered before "
                 "(alerts are de-duplicated across runs)"
             )
-        else:
-            assert first_at is not None
+        elif first_at is not None:
             typer.echo(
                 f"{shown} alert(s); first alert {first_at - started:.1f}s after the replay started; "
                 f"ingest->delivery max {max(latencies, default=0):.3f}s at {datetime.now(UTC):%H:%M:%S} UTC"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kafka import KafkaProducer
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from schemas.codec import encode
 from schemas.topics import TopicKey
@@ -36,6 +36,13 @@ class IngestSettings(CommonSettings):
     producer_request_timeout_ms: int = Field(default=15_000, ge=1000)
     producer_delivery_timeout_ms: int = Field(default=30_000, ge=2000)
     ack_timeout_s: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _delivery_outlasts_a_request(self) -> IngestSettings:
+        # kafka-python refuses to start otherwise; say so in terms of our settings.
+        if self.producer_delivery_timeout_ms <= self.producer_linger_ms + self.producer_request_timeout_ms:
+            raise ValueError("BW_PRODUCER_DELIVERY_TIMEOUT_MS must exceed linger + request timeout")
+        return self
 
 
 @dataclass

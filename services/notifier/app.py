@@ -12,7 +12,7 @@ import asyncio
 import logging
 import signal
 import socket
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -174,8 +174,6 @@ class Notifier:
 
     async def deliver_entry(self, entry_id: str, fields: dict[str, str]) -> bool:
         """Send one decided alert on every route not yet served; True when the entry is done."""
-        from datetime import datetime  # local: parsing stays next to its only use
-
         ident = fields["alert_id"]
         rule = self.engine.rule(fields["rule_id"])
         if rule is None:

@@ -101,7 +101,8 @@ def build_alert(
     fired_at: datetime,
     events: Sequence[AlertEvent],
 ) -> AlertV1:
-    where = ", ".join(group[k] for k in sorted(group)) or "all"
+    # An ungrouped single-event alert is best described by the report itself.
+    where = ", ".join(group[k] for k in sorted(group)) or (events[0].title if len(events) == 1 else "all")
     sources = len({e.source for e in events})
     summary = f"{rule.title}: {where} ({len(events)} report(s) from {sources} source(s))"
     return AlertV1(

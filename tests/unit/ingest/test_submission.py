@@ -83,3 +83,12 @@ def test_read_replay_lines_numbers_lines_like_an_editor_and_skips_blank_ones() -
     assert [o.line_number for o in outcomes] == [1, 3, 4]
     first = outcomes[0]
     assert isinstance(first, AcceptedLine) and first.item.origin == "replay" and first.item.ingested_at == NOW
+
+
+def test_ingest_settings_refuse_a_delivery_timeout_shorter_than_a_request() -> None:
+    from pydantic import ValidationError
+
+    from services.ingest.app import IngestSettings
+
+    with pytest.raises(ValidationError, match="DELIVERY_TIMEOUT"):
+        IngestSettings(producer_request_timeout_ms=20_000, producer_delivery_timeout_ms=10_000)
