@@ -27,7 +27,7 @@ def required() -> bool:
 def unavailable(reason: str) -> None:
     if required():
         pytest.fail(f"{reason} (CI is set: a missing service is a failure)", pytrace=False)
-    pytest.skip(f"SKIPPED LOUDLY: {reason}")
+    pytest.skip(f"SKIPPED LOUDLY: {reason}")  # only outside CI: required() fails instead
 
 
 def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
