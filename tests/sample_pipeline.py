@@ -34,7 +34,7 @@ def tagged_sample() -> list[TaggedEventV1]:
 
 async def sample_alerts() -> list[AlertKey]:
     fired = await dry_run(load_rules(ROOT / "config" / "rules.yaml"), tagged_sample())
-    return [alert_key(u.rule.id, u.group, u.window_start.isoformat()) for u in fired]
+    return [alert_key(a.rule_id, a.group, a.window_start.isoformat()) for a in fired]
 
 
 def expected_alerts() -> list[AlertKey]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 from services.common.cli_support import fail, setup_logging
@@ -20,3 +23,33 @@ def register(app: typer.Typer) -> None:
             run_classifier(settings)
         except ConfigError as exc:
             fail(str(exc))
+
+    @app.command("eval")
+    def eval_command(
+        path: Annotated[Path, typer.Argument(help="Labelled JSONL file (the format of the dev set).")],
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object of scores.")] = False,
+        errors: Annotated[bool, typer.Option("--errors", help="List every disagreement.")] = False,
+        taxonomy: Annotated[Path, typer.Option(envvar="BW_TAXONOMY_FILE")] = Path("config/taxonomy.yaml"),
+        gazetteer: Annotated[Path, typer.Option(envvar="BW_GAZETTEER_PATH")] = Path("config/gazetteer"),
+    ) -> None:
+        """Score the tagger on a labelled file: per-label P/R/F1, figures, crossings, region."""
+        import json
+
+        from services.classifier.evaluate import DatasetError, evaluate, load_rows
+        from services.classifier.tagger import load_tagger
+
+        if not path.is_file():
+            fail(f"labelled file not found: {path}")
+        try:
+            tagger = load_tagger(taxonomy, gazetteer)
+            rows = load_rows(path)
+        except (ConfigError, DatasetError) as exc:
+            fail(str(exc))
+        report = evaluate(tagger, rows)
+        if as_json:
+            out = report.as_dict()
+            if errors:
+                out["errors"] = [e.describe() for e in report.errors]
+            typer.echo(json.dumps(out))
+        else:
+            typer.echo(report.render(errors=errors))

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import signal
 import socket
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -22,6 +22,7 @@ from pydantic import Field, SecretStr, field_validator
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from schemas.alerts import AlertV1
 from schemas.codec import InvalidMessage, decode_as, encode
 from schemas.tagged_events import TaggedEventV1
 from schemas.topics import TopicKey
@@ -36,8 +37,8 @@ from services.notifier.channels import (
     RetryableSendError,
     WebhookChannel,
 )
-from services.notifier.evaluate import RuleEngine, build_alert
-from services.notifier.redis_state import Outbox, OutboxEntry, RedisKeys, RedisRuleState, group_from_fields
+from services.notifier.evaluate import RuleEngine
+from services.notifier.redis_state import Outbox, OutboxEntry, RedisKeys, RedisRuleState
 from services.notifier.rules import load_rules
 
 log = logging.getLogger(__name__)
@@ -128,8 +129,8 @@ class Notifier:
                     raise
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
-        for update in fired:
-            log.info("rule %s fired for %s (alert %s)", update.rule.id, update.group, update.alert_id)
+        for alert in fired:
+            log.info("rule %s fired for %s (alert %s)", alert.rule_id, alert.group, alert.alert_id)
 
     async def _dead_letter(
         self, dlq: TopicKey, record: ConsumerRecord, reason: str, reason_class: str
@@ -174,26 +175,30 @@ class Notifier:
 
     async def deliver_entry(self, entry_id: str, fields: dict[str, str]) -> bool:
         """Send one decided alert on every route not yet served; True when the entry is done."""
-        ident = fields["alert_id"]
-        rule = self.engine.rule(fields["rule_id"])
-        if rule is None:
-            log.warning(
-                "alert %s names rule %s, which is no longer configured; dropping", ident, fields["rule_id"]
+        try:
+            alert = decode_as(AlertV1, fields.get("alert"))
+        except InvalidMessage as exc:
+            log.error("outbox entry %s is unreadable (%s); dead-lettering it", entry_id, exc.reason)
+            letter = make_dead_letter(
+                service=SERVICE,
+                reason=f"outbox entry: {exc.reason}",
+                reason_class="decode",
+                payload=(fields.get("alert") or "").encode(),
+                now=self._clock(),
+            )
+            await self._producer.send_and_wait(
+                self.settings.topic(TopicKey.ALERTS_DLQ), encode(letter), headers=dead_letter_headers(letter)
             )
             await self.outbox.ack(entry_id)
             return True
-        events = await self._state.window_events(ident)
-        alert = build_alert(
-            rule,
-            ident=ident,
-            group=group_from_fields(fields),
-            window=(
-                datetime.fromisoformat(fields["window_start"]),
-                datetime.fromisoformat(fields["window_end"]),
-            ),
-            fired_at=datetime.fromisoformat(fields["fired_at"]),
-            events=events,
-        )
+        ident = alert.alert_id
+        rule = self.engine.rule(alert.rule_id)
+        if rule is None:
+            log.warning(
+                "alert %s names rule %s, which is no longer configured; dropping", ident, alert.rule_id
+            )
+            await self.outbox.ack(entry_id)
+            return True
         delivered_at = None
         done = True
         for route in rule.routes:

@@ -6,7 +6,6 @@ a dict in tests and dry runs), so the same engine serves both.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,26 +32,24 @@ class WindowUpdate:
     def window_key(self) -> str:
         return self.alert_id
 
-    def outbox_fields(self, fired_at: datetime) -> dict[str, str]:
-        return {
-            "alert_id": self.alert_id,
-            "rule_id": self.rule.id,
-            "group": json.dumps(self.group, sort_keys=True),
-            "window_start": self.window_start.isoformat(),
-            "window_end": self.window_end.isoformat(),
-            "fired_at": fired_at.isoformat(),
-        }
-
 
 class RuleStateStore(Protocol):
-    async def record(self, update: WindowUpdate, event: AlertEvent, fired_at: datetime) -> bool:
-        """Count ``event`` in the window (idempotently, by event id); return True only for the
-        one call that takes the window past its threshold. A fired window is queued for
-        delivery in the same atomic step, so a decision is never lost."""
+    """Window state and the delivery outbox.
+
+    Deciding is two steps so that the alert can carry every event of its window:
+    :meth:`record` counts an event and, once the window has reached its threshold and has not
+    fired yet, returns the window's events; :meth:`claim` then marks the window fired AND queues
+    the complete alert for delivery in one atomic step. A crash between the two leaves the
+    window unclaimed; the event's offset is not committed, so redelivery claims it then.
+    """
+
+    async def record(self, update: WindowUpdate, event: AlertEvent) -> list[AlertEvent] | None:
+        """Count ``event`` (idempotently, by event id); the window's events, oldest first, when
+        it has reached its threshold and not fired yet, else None."""
         ...
 
-    async def window_events(self, update_key: str) -> list[AlertEvent]:
-        """The events counted so far in the window of that alert id, oldest first."""
+    async def claim(self, update: WindowUpdate, alert: AlertV1) -> bool:
+        """Mark the window fired and queue ``alert``; False when it had fired already."""
         ...
 
 
@@ -134,12 +131,24 @@ class RuleEngine:
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self._rules.rules if r.id == rule_id), None)
 
-    async def observe(self, event: TaggedEventV1, now: datetime) -> list[WindowUpdate]:
+    async def observe(self, event: TaggedEventV1, now: datetime) -> list[AlertV1]:
+        """Count the event in every window it belongs to; return the alerts it caused."""
         summary = alert_event(event)
         fired = []
         for update in plan_updates(self._rules, event):
-            if await self._store.record(update, summary, now):
-                fired.append(update)
+            events = await self._store.record(update, summary)
+            if events is None:
+                continue
+            alert = build_alert(
+                update.rule,
+                ident=update.alert_id,
+                group=update.group,
+                window=(update.window_start, update.window_end),
+                fired_at=now,
+                events=events,
+            )
+            if await self._store.claim(update, alert):
+                fired.append(alert)
         return fired
 
 
@@ -149,19 +158,21 @@ class InMemoryRuleState:
     def __init__(self) -> None:
         self._windows: dict[str, dict[str, AlertEvent]] = {}
         self._fired: set[str] = set()
-        self.outbox: list[dict[str, str]] = []
+        self.outbox: list[AlertV1] = []
 
-    async def record(self, update: WindowUpdate, event: AlertEvent, fired_at: datetime) -> bool:
+    async def record(self, update: WindowUpdate, event: AlertEvent) -> list[AlertEvent] | None:
         window = self._windows.setdefault(update.window_key, {})
         window.setdefault(event.event_id, event)
         if len(window) >= update.rule.threshold and update.alert_id not in self._fired:
-            self._fired.add(update.alert_id)
-            self.outbox.append(update.outbox_fields(fired_at))
-            return True
-        return False
+            return sorted(window.values(), key=lambda e: (e.published_at, e.event_id))
+        return None
 
-    async def window_events(self, update_key: str) -> list[AlertEvent]:
-        return list(self._windows.get(update_key, {}).values())
+    async def claim(self, update: WindowUpdate, alert: AlertV1) -> bool:
+        if update.alert_id in self._fired:
+            return False
+        self._fired.add(update.alert_id)
+        self.outbox.append(alert)
+        return True
 
 
 def state_ttl(rule: Rule) -> timedelta:

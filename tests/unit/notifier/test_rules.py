@@ -131,12 +131,13 @@ async def test_count_rule_fires_once_at_threshold_and_ignores_redelivery(tmp_pat
     assert await engine.observe(first, T0) == []
     assert await engine.observe(first, T0) == []  # the same event again does not count twice
     fired = await engine.observe(second, T0)
-    assert [(u.rule.id, u.group) for u in fired] == [("closed", {"crossing": "Torkham"})]
+    assert [(a.rule_id, a.group) for a in fired] == [("closed", {"crossing": "Torkham"})]
+    alert = fired[0]
+    assert [e.item_id for e in alert.events] == ["a", "b"]
+    assert (alert.event_count, alert.source_count, alert.fired_at) == (2, 2, T0)
     third = event("c", labels=["closure"], crossings=[("Torkham", "closed")])
     assert await engine.observe(third, T0) == []  # one alert per window
-    assert len(state.outbox) == 1
-    events = await state.window_events(fired[0].alert_id)
-    assert [e.item_id for e in events] == ["a", "b", "c"]
+    assert state.outbox == [alert]
 
 
 async def test_next_day_is_a_new_window(tmp_path: Path) -> None:
