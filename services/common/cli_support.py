@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import logging
-import sys
+import os
 from typing import NoReturn
 
 import typer
 
+from services.common.logs import configure_logging
+
 
 def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Client libraries are chatty at INFO about every connection; keep their warnings.
-    for noisy in ("kafka", "aiokafka", "httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    """JSON logs on stderr; ``BW_LOG_FORMAT=console`` for readable lines while developing."""
+    configure_logging(level, os.environ.get("BW_LOG_FORMAT", "json"))
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
