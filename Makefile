@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 BW := $(VENV)/bin/borderwatch
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup venv run stop status test lint unit schemas eval
+.PHONY: help setup venv run stop status test lint unit schemas bench eval
 
 help:
 	@echo "make run     set up, start Kafka, Redis and the services, replay samples/, show the alerts"
@@ -16,6 +16,7 @@ help:
 	@echo "make test    set up and run the whole test suite (lint included)"
 	@echo "make lint    ruff and mypy"
 	@echo "make schemas regenerate schemas/jsonschema/ from the models"
+	@echo "make bench   run every benchmark (under 10 minutes); report in var/bench/"
 	@echo "make eval    score the classifier on the labelled development set (../shared/eval/dev.jsonl)"
 
 $(STAMP): requirements.lock pyproject.toml
@@ -66,3 +67,6 @@ EVAL_SET ?= ../shared/eval/dev.jsonl
 eval: venv
 	@test -f $(EVAL_SET) || { echo "error: $(EVAL_SET) not found: the labelled development set is expected next to the repository (set EVAL_SET=FILE)" >&2; exit 2; }
 	$(BW) eval $(EVAL_SET) --errors
+
+bench: setup
+	$(PY) -m bench.run_all
