@@ -48,3 +48,13 @@ class AlertV1(ContractModel):
     delivered_at: UtcDatetime | None = Field(
         default=None, description="When the first channel accepted the alert (set on publication)."
     )
+    resolves: str | None = Field(
+        default=None, description="For a resolve notice (status 'resolved'): the firing alert's id."
+    )
+    state: str | None = Field(
+        default=None,
+        description="For state rules: the state now in force (closed, partially_open, open, violated, holding).",
+    )
+    incident_id: str | None = Field(
+        default=None, description="For incident rules (corroborated, revision): the incident concerned."
+    )

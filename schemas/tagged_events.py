@@ -76,3 +76,7 @@ class TaggedEventV1(ContractModel):
     evidence: list[Evidence] = Field(default_factory=list)
     classifier_version: str
     taxonomy_version: str
+    story_id: str | None = Field(
+        default=None,
+        description="Shared by near-duplicate items (syndicated copies, rewrites) within a time window.",
+    )

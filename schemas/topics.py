@@ -12,6 +12,7 @@ from enum import StrEnum
 from schemas.alerts import AlertV1
 from schemas.common import ContractModel
 from schemas.dead_letters import DeadLetterV1
+from schemas.incidents import IncidentV1
 from schemas.raw_items import RawItemV1
 from schemas.tagged_events import TaggedEventV1
 
@@ -22,6 +23,7 @@ class TopicKey(StrEnum):
     RAW_ITEMS = "raw-items"
     TAGGED_EVENTS = "tagged-events"
     ALERTS = "alerts"
+    INCIDENTS = "incidents"
     RAW_ITEMS_DLQ = "raw-items.dlq"
     TAGGED_EVENTS_DLQ = "tagged-events.dlq"
     ALERTS_DLQ = "alerts.dlq"
@@ -60,6 +62,15 @@ TOPICS: dict[TopicKey, TopicSpec] = {
             "classifier",
             ("notifier", "external"),
             TopicKey.TAGGED_EVENTS_DLQ,
+            3,
+        ),
+        TopicSpec(
+            TopicKey.INCIDENTS,
+            "incidents.v1",
+            IncidentV1,
+            "classifier",
+            ("notifier", "external"),
+            None,
             3,
         ),
         TopicSpec(TopicKey.ALERTS, "alerts.v1", AlertV1, "notifier", ("external",), TopicKey.ALERTS_DLQ, 1),

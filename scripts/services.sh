@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# start|stop|status the borderwatch services (classifier, notifier) in the background.
+# start|stop|status the borderwatch services (classifier, notifier, ingest) in the background.
 # Logs go to $BW_VAR_DIR/log/<service>.log and pid files to $BW_VAR_DIR/run/<service>.pid.
 # The broker and Redis are started separately (scripts/kafka.sh, scripts/redis.sh).
 set -euo pipefail
 REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VAR=${BW_VAR_DIR:-$REPO_DIR/var}
 BIN=${BW_BIN:-$REPO_DIR/.venv/bin/borderwatch}
-SERVICES=(classifier notifier)
+SERVICES=(classifier notifier ingest)
 
 log() { printf 'services: %s\n' "$*"; }
 die() { printf 'services: error: %s\n' "$*" >&2; exit 1; }
@@ -19,6 +19,7 @@ ready_marker() {
     case $1 in
         classifier) echo "Ready" ;;
         notifier) echo "consuming" ;;
+        ingest) echo "serving push API" ;;
     esac
 }
 

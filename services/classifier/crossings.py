@@ -7,6 +7,7 @@ highway", "the crossings") hands its state to the last route named before it, or
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -72,6 +73,11 @@ _FUTURE = frozenset(
     {"to", "would", "will", "could", "may", "might", "not", "once", "until", "if", "before", "no"}
 )
 _DEFAULT_AFPAK = ("Torkham", "Chaman")
+_CONDITIONS = frozenset({"after", "when", "if", "once", "until", "because"})
+# Contrasting clauses can give routes in one sentence different states ("A stays shut, while B
+# opens only for refugees").
+_CLAUSE_SPLIT = re.compile(r";|,? (?:while|whereas|but) ")
+_HEADLINE_SPLIT = re.compile(r"[;,]|,? (?:while|whereas|but|as) ")
 
 
 @dataclass(slots=True)
@@ -95,9 +101,15 @@ class CrossingAnalyser:
         self._kinds = {k.lower(): v for k, v in taxonomy.cues.closure.route_kinds.items()}
 
     # -- sentence state -------------------------------------------------------------------------
-    def _state(self, sent: Sentence) -> str | None:
+    def _state(self, sent: Sentence, span: tuple[int, int] | None = None) -> str | None:
+        """The sentence's closure state, or that of the clause ``span`` (sentence offsets) only."""
+
+        def groups(name: str) -> list[Hit]:
+            hits = sent.groups(name)
+            return hits if span is None else [h for h in hits if span[0] <= h.start < span[1]]
+
         opened = []
-        for h in sent.groups("clo.opened"):
+        for h in groups("clo.opened"):
             i, j = tok(sent, h), tok_end(sent, h)
             toks = sent.tokens
             if j < len(toks) and toks[j].text == "fire":
@@ -108,7 +120,7 @@ class CrossingAnalyser:
         closed: list[Hit] = []
         weak: list[Hit] = []
         for group, bucket in (("clo.closed", closed), ("clo.closed_weak", weak)):
-            hits = sent.groups(group)
+            hits = groups(group)
             for h in hits:
                 if inside(h, hits):
                     continue
@@ -120,7 +132,12 @@ class CrossingAnalyser:
                 if opened and hit_before(sent, i, "clo.prior", 6, clause=False):
                     continue
                 bucket.append(h)
-        restricted = bool(sent.groups("clo.restricted"))
+        restricted = False
+        for h in groups("clo.restricted"):
+            # "would reopen only after ...": a condition, not traffic that still moves.
+            nxt = sent.low[h.end : h.end + 8].split(maxsplit=1)
+            if not (nxt and nxt[0] in _CONDITIONS):
+                restricted = True
         if opened and (closed or restricted):
             return PARTIAL
         if opened:
@@ -195,6 +212,24 @@ class CrossingAnalyser:
             out.append((name, "crossing", region_of(first.entry)))
         return out
 
+    def _clause_states(self, sent: Sentence, ms: list[Mention], state: str) -> dict[str, str]:
+        """State per named route when the sentence has contrasting clauses with their own states."""
+        # Headlines join contrasting clauses with a bare comma: "A still shut, B open for refugees".
+        split = _HEADLINE_SPLIT if sent.field == "title" else _CLAUSE_SPLIT
+        cuts = [m.start() for m in split.finditer(sent.low)]
+        if not cuts:
+            return {}
+        bounds = [0, *cuts, len(sent.low)]
+        out: dict[str, str] = {}
+        for a, b in itertools.pairwise(bounds):
+            clause = self._state(sent, (a, b))
+            if clause is None:
+                continue
+            for m in ms:
+                if m.is_route and a <= m.hit.start < b:
+                    out.setdefault(m.entry.name, clause)
+        return out
+
     @staticmethod
     def _region_in(start: int, end: int, mentions: list[Mention]) -> Region:
         for m in mentions:
@@ -227,9 +262,10 @@ class CrossingAnalyser:
                 dominant = state
             in_title = sent.field == "title"
             if named:
+                clause_state = self._clause_states(sent, ms, state) if len(named) > 1 else {}
                 for name, kind, region in named:
                     route = routes.setdefault(name, Route(name, kind, region))
-                    route.states.append((state, in_title))
+                    route.states.append((clause_state.get(name, state), in_title))
                     last.append(route)
                     if pending:
                         route.states.extend(pending)
@@ -273,7 +309,7 @@ class CrossingAnalyser:
 
     @staticmethod
     def _afpak_context_doc(mentions: dict[int, list[Mention]]) -> bool:
-        seen = {m.entry.country for ms in mentions.values() for m in ms if m.is_country}
+        seen = {m.entry.country for ms in mentions.values() for m in ms if not m.entry.venue}
         return {"AF", "PK"} <= seen
 
 

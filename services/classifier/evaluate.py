@@ -197,7 +197,9 @@ def score_item(report: EvalReport, row: Mapping[str, Any], event: TaggedEventV1)
         report.errors.append(EvalError(item_id, "region", row.get("region"), event.region.value))
 
 
-def evaluate(tagger: ItemTagger, rows: Iterable[Mapping[str, Any]], now: datetime | None = None) -> EvalReport:
+def evaluate(
+    tagger: ItemTagger, rows: Iterable[Mapping[str, Any]], now: datetime | None = None
+) -> EvalReport:
     """Tag every row and score it against its gold fields."""
     when = now or datetime(2026, 1, 1, tzinfo=UTC)
     report = EvalReport()

@@ -22,7 +22,8 @@ _BE = frozenset({"was", "were", "been", "being", "is", "are", "be", "also"})
 _BOUNDARY = frozenset({";", ":", ".", "said", "says", "say", "told", "that", "when", "according"})
 _OBJECT_VERBS = frozenset({
     "kill", "kills", "killing", "killed", "wounded", "wounding", "wounds", "injured", "injuring", "injures",
-    "injure", "maims", "maiming", "maimed", "hurt", "slain",
+    "injure", "maims", "maiming", "maimed", "hurt", "slain", "shot dead", "shoot dead", "shoots dead",
+    "shooting dead", "gunned down",
 })  # fmt: skip
 _AFTER_PREDICATE = frozenset(
     [
@@ -52,6 +53,7 @@ _AFTER_PREDICATE = frozenset(
         "amid",
     ]
 )
+_DETERMINERS = frozenset({"the", "our", "their", "its", "his", "her", "my", "your", "off", "any", "all"})
 LEVEL_TOLL, LEVEL_AMONG, LEVEL_EXPLICIT, LEVEL_IMPLICIT = 3, 2, 1, 0
 
 
@@ -80,6 +82,8 @@ class CasualtyAnalyser:
         cues = taxonomy.cues.casualties
         self._persons = frozenset(p.lower() for p in cues.person_nouns)
         self._civilians = frozenset(p.lower() for p in cues.civilians)
+        self._metaphor_objects = frozenset(p.lower() for p in cues.metaphor_objects)
+        self._totals = [tuple(p.lower().split()) for p in cues.totals]
 
     # -- filters -----------------------------------------------------------------------------
     def _sentence_usable(self, doc: Doc, sent: Sentence, title_has_casualty: bool) -> bool:
@@ -98,7 +102,9 @@ class CasualtyAnalyser:
             nxt = toks[i + 1].text
             if nxt.isalpha() and nxt not in _AFTER_PREDICATE:
                 return False  # attributive: "the bodies of dead hostages"
-        if hit_before(sent, i, "shared.negations", 6) is not None:
+        if hit_before(sent, i, "shared.negations", 6) is not None or _denied(sent, i):
+            return False
+        if word_is_killing(sent.low[hit.start : hit.end]) and self._metaphor_object(toks, tok_end(sent, hit)):
             return False
         if hit_before(sent, i, "shared.hypotheticals", 5) is not None:
             return False
@@ -107,6 +113,26 @@ class CasualtyAnalyser:
             and not title_has_casualty
             and hit_before(sent, i, "cas.prior_event", 10, clause=False) is not None
         )
+
+    def _metaphor_object(self, toks: list[Token], j: int) -> bool:
+        """'killing (our / the) business': the object is not a person."""
+        for k in range(j, min(len(toks), j + 3)):
+            if toks[k].text in self._metaphor_objects:
+                return True
+            if toks[k].text not in _DETERMINERS:
+                return False
+        return False
+
+    def _is_total(self, toks: list[Token], q: Quantity) -> bool:
+        """'eight people lost their lives in all': a figure followed closely by a totals phrase."""
+        texts = [t.text for t in toks[q.end : q.end + 8]]
+        for k in range(len(texts)):
+            if texts[k] in (",", ";", "."):
+                return False
+            for phrase in self._totals:
+                if tuple(texts[k : k + len(phrase)]) == phrase:
+                    return True
+        return False
 
     # -- figures -----------------------------------------------------------------------------
     def _backward(self, toks: list[Token], lo: int, v: int) -> Quantity | None:
@@ -121,14 +147,30 @@ class CasualtyAnalyser:
                 return q
         for k in range(lo, v):
             if toks[k].text in self._persons:
-                return Quantity(1, k, k + 1, implicit=True)
+                return self._coordinated(toks, k, v)
         return None
+
+    def _coordinated(self, toks: list[Token], k: int, v: int) -> Quantity:
+        """'a woman and a child': singular persons joined by 'and' count one each."""
+        count, end, j = 1, k + 1, k + 1
+        while j + 2 < v and toks[j].text == "and" and toks[j + 1].text in ("a", "an", "one"):
+            if toks[j + 2].text not in self._persons:
+                break
+            count, end, j = count + 1, j + 3, j + 3
+        return Quantity(count, k, end, implicit=True)
 
     def _window_start(self, sent: Sentence, v: int, casualty_tokens: set[int]) -> int:
         toks = sent.tokens
         lo = max(0, v - 16)
         for k in range(v - 1, lo - 1, -1):
-            if toks[k].text in _BOUNDARY or k in casualty_tokens:
+            if toks[k].text in _BOUNDARY:
+                return k + 1
+            if k in casualty_tokens:
+                # "toll at least 12, more than two dozen hurt": the first figure belongs to the
+                # earlier casualty word, the one after the comma to this one.
+                for c in range(v - 1, k, -1):
+                    if toks[c].text == ",":
+                        return c + 1 if self._reader.read(toks, c + 1) is not None else k + 1
                 return k + 1
         return lo
 
@@ -152,7 +194,7 @@ class CasualtyAnalyser:
         if q is None and not passive and word in _OBJECT_VERBS:
             for k in (ve, ve + 1):
                 if k < len(toks) and toks[k].text in self._persons:
-                    return Quantity(1, k, k + 1, implicit=True)
+                    return self._coordinated(toks, k, len(toks))
         return q
 
     def _civilians_count(self, sent: Sentence, hit: Hit, casualty_tokens: set[int]) -> int | None:
@@ -206,7 +248,7 @@ class CasualtyAnalyser:
                 if q is not None:
                     level = (
                         LEVEL_TOLL
-                        if hit.group == "cas.toll"
+                        if hit.group == "cas.toll" or self._is_total(sent.tokens, q)
                         else LEVEL_AMONG
                         if q.among
                         else LEVEL_IMPLICIT
@@ -230,6 +272,25 @@ class CasualtyAnalyser:
         if result.injured is None and zero_injured:
             result.injured = 0
         return result
+
+
+def word_is_killing(word: str) -> bool:
+    return word in ("killing", "kills", "killed", "kill")
+
+
+def _denied(sent: Sentence, index: int) -> bool:
+    """A denial of a claim earlier in the clause: 'dismissed reports that 40 were killed'."""
+    for d in sent.groups("shared.denials"):
+        k = tok_end(sent, d)
+        if k > index:
+            continue
+        toks = sent.tokens
+        if any(t.text in (";", "but") for t in toks[k:index]):
+            continue
+        claim = next((c for c in sent.groups("shared.claim_nouns") if c.start >= d.end), None)
+        if claim is not None and tok(sent, claim) <= min(index, k + 3):
+            return True
+    return False
 
 
 def _choose(cands: list[Candidate]) -> Candidate | None:

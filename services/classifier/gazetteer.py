@@ -11,6 +11,11 @@ from services.classifier.taxonomy import ROUTE_KINDS, Gazetteer, GazetteerEntry
 
 PLACE = "place"
 DEMONYM = "adj"
+# "India's embassy in Kabul": the city hosts a mission, it is not where the news happens.
+_GUEST_BEFORE = ("embassy in ", "mission in ", "consulate in ", "envoy in ", "ambassador in ")
+_GUEST_AFTER = (" mission", " embassy", " consulate")
+# "strikes on Pakistani soil", "the Afghan side": a demonym that names ground, not a nationality.
+_SOIL_AFTER = (" soil", " territory", " territories", " side of", " side ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +25,13 @@ class Mention:
     hit: Hit
     entry: GazetteerEntry
     demonym: bool
+    guest: bool = False
+    on_soil: bool = False
+
+    @property
+    def no_evidence(self) -> bool:
+        """Talk venues, embassies and visiting delegations say nothing of where events happen."""
+        return self.entry.venue or self.guest
 
     @property
     def is_route(self) -> bool:
@@ -64,7 +76,19 @@ class PlaceIndex:
             if any(k.start == h.start and k.end == h.end and k.group == h.group for k in kept):
                 continue
             kept.append(h)
-        return [Mention(h, self.entries[h.ref], h.group == DEMONYM) for h in kept]
+        out: list[Mention] = []
+        low = sent.low
+        for h in kept:
+            demonym = h.group == DEMONYM
+            before = low[max(0, h.start - 16) : h.start]
+            guest = (
+                before.endswith(_GUEST_BEFORE)
+                or (not demonym and low.startswith(_GUEST_AFTER, h.end))
+                or (demonym and before.endswith("visiting "))
+            )
+            on_soil = demonym and low.startswith(_SOIL_AFTER, h.end)
+            out.append(Mention(h, self.entries[h.ref], demonym, guest, on_soil))
+        return out
 
 
 def region_of(entry: GazetteerEntry) -> Region:

@@ -1,9 +1,10 @@
 """Deciding whether an item's events take place in the Afghanistan-Pakistan theatre.
 
 Evidence, strongest first: the routes whose status the item reports; then places below country
-level (cities, districts, provinces, crossings), the headline counting double and talk venues
-not at all; then countries, demonyms and actors. An item about both Afghanistan and Pakistan is
-about their frontier; one pairing Pakistan with a third country needs a place on Pakistani soil.
+level (cities, districts, provinces, crossings, "Pakistani soil"), the headline counting double;
+talk venues, embassies and visiting delegations not at all; then countries, demonyms and actors.
+An item about both Afghanistan and Pakistan is about their frontier; one pairing Pakistan with a
+third country needs a place on Pakistani soil.
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ def decide_region(
     for in_title, m in mentions:
         weight = _TITLE_WEIGHT if in_title else 1.0
         region = region_of(m.entry)
-        if m.is_country:
+        if m.no_evidence:
+            continue
+        if m.is_country and not m.on_soil:
             national[region] += weight
             if m.entry.country:
                 countries.add(m.entry.country)
-        elif not m.entry.venue:
+        else:
             local[region] += weight
     for in_title, country in actor_countries:
         if country is None:

@@ -141,7 +141,7 @@ def _places(doc: Doc, mentions: dict[int, list[Mention]]) -> list[Place]:
         sent = doc.sentences[n]
         for m in ms:
             # Talk venues (Doha, Istanbul) name where negotiations happen, not where events did.
-            if m.demonym or m.entry.venue or m.entry.name in out:
+            if m.demonym or m.no_evidence or m.entry.name in out:
                 continue
             e = m.entry
             kind = "crossing" if e.kind in ROUTE_KINDS else e.kind

@@ -47,6 +47,12 @@ class SharedCues(_Cues):
     negations: PhraseList = Field(min_length=1)
     hypotheticals: PhraseList = Field(min_length=1)
     reporting_verbs: PhraseList = Field(min_length=1)
+    denials: PhraseList = Field(
+        default_factory=list, description="'denied', 'dismissed': with a claim noun they govern the clause."
+    )
+    claim_nouns: PhraseList = Field(
+        default_factory=list, description="'claims', 'reports': what a denial denies ('denies reports that')."
+    )
 
 
 class TruceCues(_Cues):
@@ -61,6 +67,9 @@ class TruceCues(_Cues):
     superlatives: PhraseList = Field(min_length=1, description="'heaviest ... since the truce'.")
     start_verbs: PhraseList = Field(min_length=1, description="'after the truce took effect'.")
     hostile_acts: PhraseList = Field(min_length=1)
+    ended: PhraseList = Field(
+        default_factory=list, description="'expired', 'was over': later acts do not breach the truce."
+    )
 
 
 class CasualtyCues(_Cues):
@@ -74,6 +83,10 @@ class CasualtyCues(_Cues):
     past_perfect: PhraseList = Field(min_length=1)
     separate_event: PhraseList = Field(min_length=1)
     metaphors: PhraseList = Field(min_length=1)
+    metaphor_objects: PhraseList = Field(
+        default_factory=list, description="'killing (our) business': a killing verb with these objects."
+    )
+    totals: PhraseList = Field(default_factory=list, description="'in all', 'in total' after a figure.")
     zero_killed: PhraseList = Field(min_length=1)
     zero_injured: PhraseList = Field(min_length=1)
     civilians: PhraseList = Field(min_length=1)

@@ -60,6 +60,7 @@ class TruceAnalyser:
     def analyse(self, doc: Doc) -> Sentence | None:
         """The first sentence evidencing a violation, or None."""
         hostile_doc = _doc_hostile(doc)
+        ended = _truce_ended(doc)
         for sent in doc.sentences:
             terms = sent.groups("truce.terms")
             if not terms:
@@ -69,9 +70,21 @@ class TruceAnalyser:
             for term in terms:
                 if self._breach_near(sent, term) and (hostile_doc or accusing):
                     return sent
-                if self._in_force_act(doc, sent, term, hostile):
+                if not ended and self._in_force_act(doc, sent, term, hostile):
                     return sent
         return None
+
+
+def _truce_ended(doc: Doc) -> bool:
+    """The item says the truce is over ("the ceasefire expired", "declared the truce over")."""
+    if not doc.has("truce.ended"):
+        return False
+    for sent in doc.sentences:
+        for end in sent.groups("truce.ended"):
+            k = tok(sent, end)
+            if any(abs(tok(sent, t) - k) <= 6 for t in sent.groups("truce.terms")):
+                return True
+    return False
 
 
 def _doc_hostile(doc: Doc) -> bool:

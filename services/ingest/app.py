@@ -1,58 +1,63 @@
-"""Ingest wiring: the Kafka producer, replay of a JSONL file, and the summary.
+"""Ingest wiring: builds the Kafka producer, Redis client, HTTP client and servers from settings.
 
+``replay`` reads a JSONL file; ``run_service`` runs the feed poller and the push API until
+SIGTERM/SIGINT, then stops taking work, waits for what is in flight and flushes the producer.
 An item counts as accepted only once the broker acknowledged it (``acks=all``, idempotent
-producer). A rejected line goes to the raw-items dead-letter topic with its line number.
+producer); its id is written to the seen-set only after that.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gzip
 import logging
+import signal
 import sys
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from kafka import KafkaProducer
-from pydantic import Field, model_validator
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
 
 from schemas.codec import encode
+from schemas.raw_items import RawItemV1
 from schemas.topics import TopicKey
 from services.common.clock import Clock, utc_now
 from services.common.dead_letters import dead_letter_headers, make_dead_letter
 from services.common.kafka_admin import ensure_topics
-from services.common.settings import CommonSettings
+from services.ingest.metrics import IngestMetrics, create_metrics
+from services.ingest.pacing import Pacer
+from services.ingest.publisher import Publisher, PublishResult, PublishUnavailable
 from services.ingest.replay_reader import AcceptedLine, read_replay_lines
+from services.ingest.schedule import BrokerGate
+from services.ingest.settings import IngestSettings
+from services.ingest.stores import RedisSeenStore
 
 log = logging.getLogger(__name__)
 SERVICE = "ingest"
+REPLAY_BATCH = 500
+REPLAY_BATCHES_IN_FLIGHT = 8
+REPLAY_RETRIES = 5
 
-
-class IngestSettings(CommonSettings):
-    producer_linger_ms: int = Field(default=5, ge=0, le=1000)
-    producer_max_block_ms: int = Field(default=10_000, ge=100)
-    producer_request_timeout_ms: int = Field(default=15_000, ge=1000)
-    producer_delivery_timeout_ms: int = Field(default=30_000, ge=2000)
-    ack_timeout_s: float = Field(default=30.0, gt=0)
-
-    @model_validator(mode="after")
-    def _delivery_outlasts_a_request(self) -> IngestSettings:
-        # kafka-python refuses to start otherwise; say so in terms of our settings.
-        if self.producer_delivery_timeout_ms <= self.producer_linger_ms + self.producer_request_timeout_ms:
-            raise ValueError("BW_PRODUCER_DELIVERY_TIMEOUT_MS must exceed linger + request timeout")
-        return self
+__all__ = ["IngestSettings", "ReplaySummary", "create_producer", "replay", "run_service"]
 
 
 @dataclass
 class ReplaySummary:
     accepted: int = 0
+    duplicates: int = 0
     invalid: int = 0
     invalid_lines: list[tuple[int, str]] = field(default_factory=list)
 
     def render(self) -> str:
-        lines = [f"replay: {self.accepted} accepted, {self.invalid} invalid"]
+        lines = [f"replay: {self.accepted} accepted, {self.duplicates} duplicates, {self.invalid} invalid"]
         lines += [f"  line {n}: {reason}" for n, reason in self.invalid_lines[:50]]
         if len(self.invalid_lines) > 50:
             lines.append(f"  ... and {len(self.invalid_lines) - 50} more")
@@ -73,6 +78,23 @@ def create_producer(settings: IngestSettings) -> KafkaProducer:
     )
 
 
+def create_redis(settings: IngestSettings) -> Redis:
+    return Redis.from_url(settings.redis_url.get_secret_value(), socket_timeout=5, socket_connect_timeout=5)
+
+
+def create_publisher(
+    settings: IngestSettings, producer: Any, redis: Redis, metrics: IngestMetrics
+) -> Publisher:
+    return Publisher(
+        producer,
+        RedisSeenStore(redis, settings.topic_namespace, settings.ingest_seen_ttl_s),
+        topic=settings.topic(TopicKey.RAW_ITEMS),
+        metrics=metrics,
+        gate=BrokerGate(retry_after_s=settings.ingest_retry_after_s, now=time.monotonic),
+        max_inflight=settings.ingest_max_inflight,
+    )
+
+
 @contextmanager
 def open_replay_source(path: str) -> Iterator[Iterable[bytes]]:
     """``-`` is standard input; a ``.gz`` name is read through gzip."""
@@ -86,28 +108,115 @@ def open_replay_source(path: str) -> Iterator[Iterable[bytes]]:
             yield fh
 
 
-def replay(
-    settings: IngestSettings, path: str, *, clock: Clock = utc_now, producer: KafkaProducer | None = None
-) -> ReplaySummary:
-    """Produce every valid line of ``path`` to raw-items and every invalid one to its DLQ.
+class _Counted:
+    """Counts the bytes of the lines read so far (for the progress bar)."""
 
-    Returns after the broker acknowledged every message; raises if any send failed, so a
-    caller never reports an item as accepted that the broker did not take.
+    def __init__(self, lines: Iterable[bytes]) -> None:
+        self._lines = lines
+        self.bytes_read = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for line in self._lines:
+            self.bytes_read += len(line)
+            yield line
+
+
+def replay(
+    settings: IngestSettings,
+    path: str,
+    *,
+    clock: Clock = utc_now,
+    producer: KafkaProducer | None = None,
+    rate: float | None = None,
+    speedup: float | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ReplaySummary:
+    """Produce every new valid line of ``path`` to raw-items and every invalid one to its DLQ.
+
+    Returns after the broker acknowledged every message; items seen before are counted as
+    duplicates and not produced again. Raises :class:`PublishUnavailable` when the broker stays
+    unavailable, so a caller never reports an item as accepted that the broker did not take.
+    ``progress`` receives the number of (uncompressed) bytes read so far.
     """
     ensure_topics(settings)
     own_producer = producer is None
     prod = producer or create_producer(settings)
-    raw_topic = settings.topic(TopicKey.RAW_ITEMS)
+    try:
+        return asyncio.run(
+            _replay(
+                settings, path, prod, clock=clock, pacer=Pacer(rate=rate, speedup=speedup), progress=progress
+            )
+        )
+    finally:
+        if own_producer:
+            prod.close(timeout=settings.ack_timeout_s)
+
+
+async def _replay(
+    settings: IngestSettings,
+    path: str,
+    producer: KafkaProducer,
+    *,
+    clock: Clock,
+    pacer: Pacer,
+    progress: Callable[[int], None] | None,
+) -> ReplaySummary:
+    redis = create_redis(settings)
+    metrics = create_metrics(CollectorRegistry())
+    publisher = create_publisher(settings, producer, redis, metrics)
     dlq_topic = settings.topic(TopicKey.RAW_ITEMS_DLQ)
     summary = ReplaySummary()
-    futures: list[Any] = []
+    tasks: set[asyncio.Task[None]] = set()
+    batch: list[RawItemV1] = []
+    tolerance = timedelta(seconds=settings.ingest_future_tolerance_s)
+
+    async def publish(items: list[RawItemV1]) -> None:
+        for attempt in range(REPLAY_RETRIES + 1):
+            try:
+                result: PublishResult = await publisher.publish(items, origin="replay")
+            except PublishUnavailable as exc:
+                summary.accepted += len(exc.accepted)
+                done = set(exc.accepted)
+                items = [i for i in items if i.id not in done]
+                if attempt == REPLAY_RETRIES:
+                    raise
+                log.warning("broker unavailable, retrying %d item(s) in %.0fs", len(items), exc.retry_after_s)
+                await asyncio.sleep(exc.retry_after_s)
+                continue
+            summary.accepted += len(result.accepted)
+            summary.duplicates += len(result.duplicates)
+            return
+
+    async def start(coro: Any) -> None:
+        while len(tasks) >= REPLAY_BATCHES_IN_FLIGHT:
+            finished, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in finished:
+                tasks.discard(task)
+                task.result()  # re-raise a failure now, not at the end
+        tasks.add(asyncio.create_task(coro))
+
+    async def flush() -> None:
+        nonlocal batch
+        if batch:
+            await start(publish(batch))
+            batch = []
+
+    started = time.monotonic()
+    index = 0
     try:
         with open_replay_source(path) as source:
-            for outcome in read_replay_lines(source, clock):
+            counted = _Counted(source)
+            for outcome in read_replay_lines(counted, clock, tolerance):
                 if isinstance(outcome, AcceptedLine):
-                    item = outcome.item
-                    futures.append(prod.send(raw_topic, key=item.id.encode(), value=encode(item)))
-                    summary.accepted += 1
+                    if pacer.paced:
+                        wait = started + pacer.due(index, outcome.item.published_at) - time.monotonic()
+                        if wait > 0:
+                            await flush()
+                            await asyncio.sleep(wait)
+                    index += 1
+                    batch.append(outcome.item)
+                    if len(batch) >= REPLAY_BATCH:
+                        await flush()
                 else:
                     letter = make_dead_letter(
                         service=SERVICE,
@@ -118,15 +227,180 @@ def replay(
                         source_file=None if path == "-" else Path(path).name,
                         line_number=outcome.line_number,
                     )
-                    futures.append(
-                        prod.send(dlq_topic, value=encode(letter), headers=dead_letter_headers(letter))
-                    )
+                    await start(publisher.send_raw(dlq_topic, encode(letter), dead_letter_headers(letter)))
+                    metrics.items.labels(origin="replay", outcome="invalid").inc()
                     summary.invalid += 1
                     summary.invalid_lines.append((outcome.line_number, outcome.reason))
-        prod.flush(timeout=settings.ack_timeout_s)
-        for fut in futures:
-            fut.get(timeout=settings.ack_timeout_s)  # raises KafkaError when the broker refused
+                if progress is not None and (
+                    index % REPLAY_BATCH == 0 or not isinstance(outcome, AcceptedLine)
+                ):
+                    progress(counted.bytes_read)
+            await flush()
+            while tasks:
+                finished, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                for task in finished:
+                    tasks.discard(task)
+                    task.result()
+            if progress is not None:
+                progress(counted.bytes_read)
     finally:
-        if own_producer:
-            prod.close(timeout=settings.ack_timeout_s)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        publisher.close()
+        await redis.aclose()
     return summary
+
+
+async def _broker_reachable(bootstrap: list[str], timeout_s: float = 1.0) -> bool:
+    for server in bootstrap:
+        host, _, port = server.rpartition(":")
+        try:
+            async with asyncio.timeout(timeout_s):
+                _reader, writer = await asyncio.open_connection(host.strip("[]"), int(port))
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+            return True
+        except (OSError, TimeoutError, ValueError):
+            continue
+    return False
+
+
+def run_service(settings: IngestSettings, *, clock: Clock = utc_now) -> None:
+    """Run the feed poller and the push API until SIGTERM/SIGINT; raises ConfigError on bad config."""
+    from services.ingest.feeds_config import load_feeds
+
+    feeds = load_feeds(settings.ingest_feeds_file)
+    ensure_topics(settings)
+    producer = create_producer(settings)
+    try:
+        asyncio.run(_serve(settings, feeds.enabled, producer, clock))
+    finally:
+        producer.flush(timeout=settings.ack_timeout_s)
+        producer.close(timeout=settings.ack_timeout_s)
+        log.info("ingest stopped; producer flushed")
+
+
+async def _serve(settings: IngestSettings, feeds: list[Any], producer: KafkaProducer, clock: Clock) -> None:
+    import httpx
+    import uvicorn
+
+    from services.ingest.api import ApiLimits, create_api
+    from services.ingest.poller import FeedPoller, PollLimits
+    from services.ingest.stores import FeedStateStore
+
+    registry = CollectorRegistry()
+    metrics = create_metrics(registry)
+    redis = create_redis(settings)
+    publisher = create_publisher(settings, producer, redis, metrics)
+    states = FeedStateStore(redis, settings.topic_namespace)
+    tolerance = timedelta(seconds=settings.ingest_future_tolerance_s)
+    http = httpx.AsyncClient(
+        follow_redirects=True,
+        max_redirects=settings.ingest_fetch_max_redirects,
+        timeout=httpx.Timeout(settings.ingest_fetch_timeout_s),
+    )
+    poller = FeedPoller(
+        feeds,
+        client=http,
+        publisher=publisher,
+        store=states,
+        metrics=metrics,
+        limits=PollLimits(
+            max_bytes=settings.ingest_fetch_max_bytes,
+            total_timeout_s=settings.ingest_fetch_timeout_s,
+            backoff_cap_s=settings.ingest_backoff_cap_s,
+            future_tolerance=tolerance,
+        ),
+        clock=clock,
+    )
+
+    async def ready() -> dict[str, bool]:
+        try:
+            redis_ok = bool(await redis.ping())
+        except Exception:
+            redis_ok = False
+        broker_ok = publisher.gate.available and await _broker_reachable(settings.bootstrap_list)
+        return {"broker": broker_ok, "redis": redis_ok, "config": True}
+
+    async def feed_status() -> list[dict[str, Any]]:
+        out = []
+        for feed in feeds:
+            state = await states.get(feed.id)
+            out.append({"id": feed.id, **state.__dict__, "etag": None, "last_modified": None})
+        return out
+
+    api = create_api(
+        publisher=publisher,
+        tokens=settings.ingest_api_tokens,
+        limits=ApiLimits(
+            max_body_bytes=settings.ingest_api_max_body_bytes,
+            max_batch=settings.ingest_api_max_batch,
+            ack_timeout_s=settings.ingest_api_ack_timeout_s,
+            future_tolerance=tolerance,
+        ),
+        metrics=metrics,
+        registry=registry,
+        clock=clock,
+        ready=ready,
+        feed_status=feed_status,
+    )
+    server = _QuietServer(
+        uvicorn.Config(
+            api,
+            host=settings.ingest_api_host,
+            port=settings.ingest_api_port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=int(settings.ingest_api_ack_timeout_s) + 5,
+        )
+    )
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    server_task = asyncio.create_task(server.serve(), name="push-api")
+    poller_task = asyncio.create_task(poller.run(), name="feed-poller")
+    stop_task = asyncio.create_task(stopping.wait(), name="stop-signal")
+    try:
+        while not server.started and not server_task.done():  # noqa: ASYNC110 (uvicorn has no start-up event)
+            await asyncio.sleep(0.05)
+        if server.started:
+            port = (
+                server.servers[0].sockets[0].getsockname()[1] if server.servers else settings.ingest_api_port
+            )
+            print(
+                f"ingest: serving push API on http://{settings.ingest_api_host}:{port} "
+                f"and polling {len(feeds)} feed(s)",
+                flush=True,
+            )
+        await asyncio.wait({server_task, poller_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        log.info("ingest stopping: no new requests, waiting for acknowledgements")
+        server.should_exit = True
+        poller.stop()
+        stop_task.cancel()
+        results = await asyncio.gather(server_task, poller_task, stop_task, return_exceptions=True)
+        await publisher.drain(settings.ack_timeout_s)
+        publisher.close()
+        await http.aclose()
+        await redis.aclose()
+        for result in results[:2]:
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                raise result
+
+
+class _QuietServer:
+    """uvicorn's server without its own signal handlers: the service decides when to stop."""
+
+    def __new__(cls, config: Any) -> Any:
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self) -> Iterator[None]:
+                yield
+
+        return Server(config)

@@ -8,13 +8,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
 from schemas.codec import describe_validation_error
 from schemas.raw_items import RawItemV1
-from services.ingest.submission import ItemSubmission, normalise
+from services.ingest.submission import (
+    DEFAULT_FUTURE_TOLERANCE,
+    ItemSubmission,
+    SubmissionRejected,
+    normalise,
+)
 
 
 @dataclass(frozen=True)
@@ -31,17 +36,24 @@ class RejectedLine:
 
 
 def read_replay_lines(
-    lines: Iterable[bytes], now: Callable[[], datetime]
+    lines: Iterable[bytes],
+    now: Callable[[], datetime],
+    future_tolerance: timedelta | None = DEFAULT_FUTURE_TOLERANCE,
 ) -> Iterator[AcceptedLine | RejectedLine]:
     """Yield one outcome per non-blank line, numbered from 1 as an editor shows them."""
     for number, raw in enumerate(lines, start=1):
         stripped = raw.strip()
         if not stripped:
             continue
-        yield parse_line(stripped, number, now())
+        yield parse_line(stripped, number, now(), future_tolerance)
 
 
-def parse_line(raw: bytes, line_number: int, now: datetime) -> AcceptedLine | RejectedLine:
+def parse_line(
+    raw: bytes,
+    line_number: int,
+    now: datetime,
+    future_tolerance: timedelta | None = DEFAULT_FUTURE_TOLERANCE,
+) -> AcceptedLine | RejectedLine:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -60,4 +72,8 @@ def parse_line(raw: bytes, line_number: int, now: datetime) -> AcceptedLine | Re
         submission = ItemSubmission.model_validate(data)
     except ValidationError as exc:
         return RejectedLine(line_number, f"line {line_number}: {describe_validation_error(exc)}", raw)
-    return AcceptedLine(line_number, normalise(submission, origin="replay", now=now))
+    try:
+        item = normalise(submission, origin="replay", now=now, future_tolerance=future_tolerance)
+    except SubmissionRejected as exc:
+        return RejectedLine(line_number, f"line {line_number}: {exc}", raw)
+    return AcceptedLine(line_number, item)

@@ -1,23 +1,36 @@
-"""Notifier wiring: Kafka consumer and producer, Redis state and outbox, channels, signals.
+"""Notifier wiring: Kafka consumer and producer, Redis, rules engine, dispatcher, HTTP API, signals.
 
-Offsets of the tagged topic are committed only after every event of a batch was counted in
-Redis (where a fired window is queued in the same step), and an outbox entry is acknowledged
-only after every channel took the alert and the alert was published: delivery is at least
-once, and the per-channel "sent" markers make a repeat after a crash rare and bounded.
+Three loops share one process: the consumer (tagged events and incident updates → the rules
+engine, which decides alerts and queues them in the Redis outbox atomically; offsets are committed
+only after a batch was recorded in Redis), the tick loop (time-driven rules, silence refresh,
+scheduled digests, about once a second) and the dispatcher (outbox → channels → alerts topic; see
+:mod:`services.notifier.delivery`). The HTTP API serves ``/v1/silences``, ``/metrics``,
+``/healthz`` and ``/readyz``.
+
+Fault injection (tests only, off by default): ``BW_NOTIFIER_FAULT_POINT=before_send`` or
+``after_send`` makes the process log ``fault point <name> reached`` and pause there, at the first
+delivery, so that a test can SIGKILL it between deciding and delivering, or between delivering
+and recording.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import signal
 import socket
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
+import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
+from prometheus_client import CollectorRegistry
 from pydantic import Field, SecretStr, field_validator
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -30,38 +43,130 @@ from services.common.clock import Clock, utc_now
 from services.common.dead_letters import dead_letter_headers, make_dead_letter
 from services.common.kafka_admin import ensure_topics
 from services.common.settings import CommonSettings
+from services.notifier.api import create_api
 from services.notifier.channels import (
     Channel,
     ConsoleChannel,
-    PermanentSendError,
-    RetryableSendError,
+    EmailChannel,
+    SlackChannel,
+    SmtpServer,
     WebhookChannel,
 )
+from services.notifier.delivery import DeliveryPolicy, Dispatcher
 from services.notifier.evaluate import RuleEngine
-from services.notifier.redis_state import Outbox, OutboxEntry, RedisKeys, RedisRuleState
-from services.notifier.rules import load_rules
+from services.notifier.metrics import NotifierMetrics, create_metrics
+from services.notifier.outbox import DeliveryKeys, Outbox
+from services.notifier.rule_state import RedisRuleState
+from services.notifier.rules import RuleSet, load_rules
+from services.notifier.silence_store import RedisSilenceStore, SilenceCache
+from services.notifier.subscribers import (
+    EmailTarget,
+    ResolvedTarget,
+    SlackTarget,
+    SubscriberFile,
+    WebhookTarget,
+    check_routes,
+    load_subscribers,
+    resolve_secrets,
+)
+
+try:  # the incidents topic is optional for the notifier
+    from schemas.incidents import IncidentV1
+except ImportError:  # pragma: no cover - older schema package
+    IncidentV1 = None  # type: ignore[assignment,misc]
 
 log = logging.getLogger(__name__)
 SERVICE = "notifier"
+FAULT_POINTS = ("before_send", "after_send")
 
 
 class NotifierSettings(CommonSettings):
     rules_file: Path = Field(default=Path("config/rules.yaml"))
+    notifier_subscribers_file: Path = Field(default=Path("config/subscribers.yaml"))
     notifier_group_id: str = Field(default="borderwatch-notifier", min_length=1)
     notifier_instance: str = Field(default_factory=socket.gethostname, min_length=1)
-    webhook_url: SecretStr | None = Field(default=None, description="Generic webhook for alerts (secret).")
-    webhook_timeout_s: float = Field(default=5.0, gt=0)
+    notifier_api_host: str = Field(default="127.0.0.1")
+    notifier_api_port: int = Field(default=8082, ge=0, le=65535, description="0 = no HTTP API.")
+    notifier_api_token: SecretStr | None = Field(default=None, description="Bearer token for /v1/silences.")
+    notifier_http_timeout_s: float = Field(default=5.0, gt=0)
+    notifier_smtp_host: str = Field(default="127.0.0.1")
+    notifier_smtp_port: int = Field(default=587, ge=1, le=65535)
+    notifier_smtp_sender: str = Field(default="borderwatch@localhost")
+    notifier_smtp_username: str | None = None
+    notifier_smtp_password: SecretStr | None = None
+    notifier_smtp_starttls: bool = True
     sent_marker_ttl_s: int = Field(default=int(timedelta(days=15).total_seconds()), ge=60)
-    retry_interval_s: float = Field(default=2.0, gt=0, description="How often failed deliveries are retried.")
+    notifier_inhibit_ttl_s: int = Field(default=6 * 3600, ge=1)
+    retry_interval_s: float = Field(default=2.0, gt=0, description="How often held entries are rescanned.")
     stale_claim_s: float = Field(
         default=30.0, gt=0, description="Take over another instance's stuck entries."
     )
+    notifier_backoff_cap_s: float = Field(default=300.0, gt=0)
+    notifier_tick_s: float = Field(default=1.0, gt=0)
     notifier_console: bool = Field(default=True, description="Print each delivered alert on standard output.")
+    notifier_fault_point: str | None = Field(default=None, description="Fault-injection hook (tests only).")
 
-    @field_validator("webhook_url", mode="before")
+    @field_validator("notifier_api_token", "notifier_smtp_password", "notifier_fault_point", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("notifier_fault_point")
+    @classmethod
+    def _known_point(cls, value: str | None) -> str | None:
+        if value is not None and value not in FAULT_POINTS:
+            raise ValueError(f"fault point must be one of {', '.join(FAULT_POINTS)}")
+        return value
+
+
+def load_config(
+    settings: NotifierSettings, env: dict[str, str]
+) -> tuple[RuleSet, SubscriberFile, list[ResolvedTarget]]:
+    """Rules and subscribers, validated together; raises ``ConfigError`` with file/line/field."""
+    rules = load_rules(settings.rules_file)
+    subscribers = load_subscribers(settings.notifier_subscribers_file)
+    check_routes(subscribers, {r.id: list(r.routes) for r in rules.rules}, settings.rules_file)
+    targets, skipped = resolve_secrets(subscribers, env, settings.notifier_subscribers_file)
+    for note in skipped:
+        log.info("channel %s left out", note)
+    return rules, subscribers, targets
+
+
+def build_channels(
+    settings: NotifierSettings, targets: list[ResolvedTarget], http: httpx.AsyncClient
+) -> dict[str, Channel]:
+    smtp = SmtpServer(
+        host=settings.notifier_smtp_host,
+        port=settings.notifier_smtp_port,
+        sender=settings.notifier_smtp_sender,
+        username=settings.notifier_smtp_username,
+        password=settings.notifier_smtp_password.get_secret_value()
+        if settings.notifier_smtp_password
+        else None,
+        starttls=settings.notifier_smtp_starttls,
+        timeout_s=settings.notifier_http_timeout_s,
+    )
+    channels: dict[str, Channel] = {}
+    for t in targets:
+        url = t.url.get_secret_value() if t.url else ""
+        if isinstance(t.target, WebhookTarget):
+            secret = t.secret.get_secret_value().encode() if t.secret else None
+            channels[t.key] = WebhookChannel(http, url, secret)
+        elif isinstance(t.target, SlackTarget):
+            channels[t.key] = SlackChannel(http, url)
+        elif isinstance(t.target, EmailTarget):
+            channels[t.key] = EmailChannel(smtp, list(t.target.to))
+        elif settings.notifier_console:
+            channels[t.key] = ConsoleChannel()
+    return channels
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the notifier owns SIGTERM/SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 class Notifier:
@@ -72,32 +177,73 @@ class Notifier:
         redis: Redis,
         producer: AIOKafkaProducer,
         channels: dict[str, Channel],
+        rules: RuleSet,
+        subscribers: SubscriberFile,
+        targets: list[ResolvedTarget],
+        metrics: NotifierMetrics,
         clock: Clock = utc_now,
     ) -> None:
         self.settings = settings
         self._clock = clock
         self._redis = redis
         self._producer = producer
-        self._channels = channels
-        keys = RedisKeys(settings.topic_namespace)
-        self._state = RedisRuleState(redis, keys)
-        self.engine = RuleEngine(load_rules(settings.rules_file), self._state)
+        self.metrics = metrics
+        self.engine = RuleEngine(rules, RedisRuleState(redis, settings.topic_namespace))
         self.outbox = Outbox(
-            redis, keys, group=settings.notifier_group_id, consumer=settings.notifier_instance
+            redis,
+            DeliveryKeys(settings.topic_namespace),
+            group=settings.notifier_group_id,
+            consumer=settings.notifier_instance,
+        )
+        self.silence_store = RedisSilenceStore(redis, settings.topic_namespace)
+        self.silences = SilenceCache(self.silence_store)
+        self._faulted = False
+
+        def routes_of(rule_id: str) -> list[str] | None:
+            rule = self.engine.rule(rule_id)
+            return None if rule is None else list(rule.routes)
+
+        self.dispatcher = Dispatcher(
+            outbox=self.outbox,
+            subscribers=subscribers,
+            targets=targets,
+            channels=channels,
+            routes_of=routes_of,
+            silences=self.silences.current,
+            publish=self._publish,
+            dead_letter=self._dead_letter_alert,
+            metrics=metrics,
+            policy=DeliveryPolicy(
+                sent_ttl_s=settings.sent_marker_ttl_s,
+                inhibit_ttl_s=settings.notifier_inhibit_ttl_s,
+                backoff_cap_s=settings.notifier_backoff_cap_s,
+                stale_claim_s=settings.stale_claim_s,
+                rescan_s=settings.retry_interval_s,
+            ),
+            clock=clock,
+            fault=self._fault,
         )
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
         self._stop.set()
+        self.dispatcher.stop()
 
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
 
-    # -- consuming tagged events -------------------------------------------------------------
+    async def _fault(self, point: str) -> None:
+        if self.settings.notifier_fault_point == point and not self._faulted:
+            self._faulted = True
+            log.warning("fault point %s reached; pausing", point)
+            await self._stop.wait()
+            raise asyncio.CancelledError
+
+    # -- consuming -----------------------------------------------------------------------
     async def consume(self, consumer: AIOKafkaConsumer) -> None:
         while not self.stopping:
-            batch = await consumer.getmany(timeout_ms=500, max_records=200)
+            batch = await consumer.getmany(timeout_ms=200, max_records=200)
             for records in batch.values():
                 for record in records:
                     await self.handle_record(record)
@@ -105,40 +251,52 @@ class Notifier:
                 await consumer.commit()
 
     async def handle_record(self, record: ConsumerRecord) -> None:
+        incidents = IncidentV1 is not None and record.topic == self.settings.topic(TopicKey("incidents"))
+        topic_label = "incidents" if incidents else "tagged-events"
         try:
-            event = decode_as(TaggedEventV1, record.value)
+            message: Any = decode_as(IncidentV1 if incidents else TaggedEventV1, record.value)
         except InvalidMessage as exc:
-            await self._dead_letter(
-                TopicKey.TAGGED_EVENTS_DLQ,
-                record,
-                exc.reason,
-                "decode" if exc.reason_class == "decode" else "validation",
-            )
+            self.metrics.consumed.labels(topic_label, "dead_lettered").inc()
+            await self._dead_letter_record(record, exc.reason, exc.reason_class)
             return
         delay = 0.2
         while True:
             try:
-                fired = await self.engine.observe(event, self._clock())
+                if incidents:
+                    fired = await self.engine.observe_incident(message, self._clock())
+                else:
+                    fired = await self.engine.observe(message, self._clock())
                 break
             except RedisError as exc:
-                # Transient: keep the offset uncommitted and wait; never skip the event.
-                log.warning(
-                    "redis unavailable while counting event %s: %s", event.event_id, type(exc).__name__
-                )
+                # Transient: keep the offset uncommitted and wait; never skip the message.
+                log.warning("redis unavailable while counting %s: %s", topic_label, type(exc).__name__)
                 if self.stopping:
                     raise
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+        self.metrics.consumed.labels(topic_label, "ok").inc()
         for alert in fired:
-            log.info("rule %s fired for %s (alert %s)", alert.rule_id, alert.group, alert.alert_id)
+            log.info("rule %s %s for %s (alert %s)", alert.rule_id, alert.status, alert.group, alert.alert_id)
 
-    async def _dead_letter(
-        self, dlq: TopicKey, record: ConsumerRecord, reason: str, reason_class: str
-    ) -> None:
+    async def tick(self) -> None:
+        """Time-driven rules, silences and scheduled digests, about once a second."""
+        while not self.stopping:
+            now = self._clock()
+            try:
+                for alert in await self.engine.tick(now):
+                    log.info("rule %s %s for %s (tick)", alert.rule_id, alert.status, alert.group)
+                self.metrics.silences_active.set(await self.silences.refresh(now))
+                await self.dispatcher.flush_digests(now)
+            except RedisError as exc:
+                log.warning("redis unavailable in tick: %s", type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.settings.notifier_tick_s)
+
+    async def _dead_letter_record(self, record: ConsumerRecord, reason: str, reason_class: str) -> None:
         letter = make_dead_letter(
             service=SERVICE,
             reason=reason,
-            reason_class=reason_class,  # type: ignore[arg-type]
+            reason_class="decode" if reason_class == "decode" else "validation",
             payload=record.value,
             now=self._clock(),
             original_topic=record.topic,
@@ -147,140 +305,111 @@ class Notifier:
         )
         log.warning("dead-lettering %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason)
         await self._producer.send_and_wait(
-            self.settings.topic(dlq), encode(letter), headers=[(k, v) for k, v in dead_letter_headers(letter)]
+            self.settings.topic(TopicKey.TAGGED_EVENTS_DLQ),
+            encode(letter),
+            headers=dead_letter_headers(letter),
         )
 
-    # -- delivering from the outbox ----------------------------------------------------------
-    async def deliver(self) -> None:
-        await self.outbox.ensure_group()
-        loop = asyncio.get_running_loop()
-        next_rescan = 0.0
-        while not self.stopping:
-            entries: list[OutboxEntry] = []
-            if loop.time() >= next_rescan:
-                entries = await self.outbox.read(pending=True)
-                entries += await self.outbox.claim_stale(int(self.settings.stale_claim_s * 1000))
-                next_rescan = loop.time() + self.settings.retry_interval_s
-            if not entries:
-                entries = await self.outbox.read(pending=False, block_ms=500)
-            for entry_id, fields in entries:
-                try:
-                    await self.deliver_entry(entry_id, fields)
-                except RedisError as exc:
-                    log.warning(
-                        "redis unavailable while delivering %s: %s",
-                        fields.get("alert_id"),
-                        type(exc).__name__,
-                    )
-
-    async def deliver_entry(self, entry_id: str, fields: dict[str, str]) -> bool:
-        """Send one decided alert on every route not yet served; True when the entry is done."""
-        try:
-            alert = decode_as(AlertV1, fields.get("alert"))
-        except InvalidMessage as exc:
-            log.error("outbox entry %s is unreadable (%s); dead-lettering it", entry_id, exc.reason)
-            letter = make_dead_letter(
-                service=SERVICE,
-                reason=f"outbox entry: {exc.reason}",
-                reason_class="decode",
-                payload=(fields.get("alert") or "").encode(),
-                now=self._clock(),
-            )
-            await self._producer.send_and_wait(
-                self.settings.topic(TopicKey.ALERTS_DLQ), encode(letter), headers=dead_letter_headers(letter)
-            )
-            await self.outbox.ack(entry_id)
-            return True
-        ident = alert.alert_id
-        rule = self.engine.rule(alert.rule_id)
-        if rule is None:
-            log.warning(
-                "alert %s names rule %s, which is no longer configured; dropping", ident, alert.rule_id
-            )
-            await self.outbox.ack(entry_id)
-            return True
-        delivered_at = None
-        done = True
-        for route in rule.routes:
-            channel = self._channels.get(route)
-            if channel is None or await self.outbox.was_sent(ident, route):
-                continue
-            now = self._clock()
-            try:
-                await channel.send(alert, now)
-            except RetryableSendError as exc:
-                log.warning("alert %s via %s will be retried: %s", ident, route, exc)
-                done = False
-                continue
-            except PermanentSendError as exc:
-                log.error("alert %s via %s failed permanently: %s", ident, route, exc)
-                letter = make_dead_letter(
-                    service=SERVICE,
-                    reason=f"{route}: {exc}",
-                    reason_class="processing",
-                    payload=encode(alert),
-                    now=now,
-                )
-                await self._producer.send_and_wait(
-                    self.settings.topic(TopicKey.ALERTS_DLQ),
-                    encode(letter),
-                    headers=dead_letter_headers(letter),
-                )
-            await self.outbox.mark_sent(ident, route, self.settings.sent_marker_ttl_s)
-            delivered_at = delivered_at or now
-        if not done:
-            return False
-        published = alert.model_copy(update={"delivered_at": delivered_at or self._clock()})
+    async def _dead_letter_alert(self, reason: str, payload: bytes) -> None:
+        letter = make_dead_letter(
+            service=SERVICE, reason=reason, reason_class="processing", payload=payload, now=self._clock()
+        )
         await self._producer.send_and_wait(
-            self.settings.topic(TopicKey.ALERTS), encode(published), key=ident.encode()
+            self.settings.topic(TopicKey.ALERTS_DLQ), encode(letter), headers=dead_letter_headers(letter)
         )
-        await self.outbox.ack(entry_id)
-        return True
 
+    async def _publish(self, alert: AlertV1) -> None:
+        await self._producer.send_and_wait(
+            self.settings.topic(TopicKey.ALERTS), encode(alert), key=alert.alert_id.encode()
+        )
 
-def build_channels(settings: NotifierSettings, http: httpx.AsyncClient) -> dict[str, Channel]:
-    channels: dict[str, Channel] = {}
-    if settings.notifier_console:
-        channels["console"] = ConsoleChannel()
-    if settings.webhook_url is not None:
-        channels["webhook"] = WebhookChannel(http, settings.webhook_url.get_secret_value())
-    return channels
+    async def readiness(self, consumer: AIOKafkaConsumer) -> dict[str, bool]:
+        checks = {"config": True, "redis": False, "broker": False}
+        with contextlib.suppress(RedisError, TimeoutError, OSError):
+            checks["redis"] = bool(await asyncio.wait_for(self._redis.ping(), 2.0))
+        with contextlib.suppress(Exception):
+            checks["broker"] = bool(await asyncio.wait_for(consumer.topics(), 2.0))
+        return checks
 
 
 async def run_notifier(settings: NotifierSettings) -> None:
     """Run until SIGTERM or SIGINT; then stop consuming, finish the current batch and close."""
+    rules, subscribers, targets = load_config(settings, dict(os.environ))
     await asyncio.to_thread(ensure_topics, settings)
+    registry = CollectorRegistry()
+    metrics = create_metrics(registry, instance=settings.notifier_instance)
     redis = Redis.from_url(settings.redis_url.get_secret_value())
+    client_id = f"borderwatch-notifier-{settings.notifier_instance}"
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         acks="all",
         enable_idempotence=True,
-        client_id=f"borderwatch-notifier-{settings.notifier_instance}",
+        client_id=client_id,
     )
+    topics = [settings.topic(TopicKey.TAGGED_EVENTS)]
+    if IncidentV1 is not None:
+        topics.append(settings.topic(TopicKey("incidents")))
     consumer = AIOKafkaConsumer(
-        settings.topic(TopicKey.TAGGED_EVENTS),
+        *topics,
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=settings.notifier_group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        client_id=f"borderwatch-notifier-{settings.notifier_instance}",
+        client_id=client_id,
     )
-    http = httpx.AsyncClient(timeout=settings.webhook_timeout_s, follow_redirects=False)
-    notifier = Notifier(settings, redis=redis, producer=producer, channels=build_channels(settings, http))
+    http = httpx.AsyncClient(timeout=settings.notifier_http_timeout_s, follow_redirects=False)
+    notifier = Notifier(
+        settings,
+        redis=redis,
+        producer=producer,
+        channels=build_channels(settings, targets, http),
+        rules=rules,
+        subscribers=subscribers,
+        targets=targets,
+        metrics=metrics,
+    )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, notifier.stop)
-    await producer.start()
-    await consumer.start()
-    log.info("notifier %s consuming %s", settings.notifier_instance, settings.topic(TopicKey.TAGGED_EVENTS))
+    tasks: list[asyncio.Task[Any]] = []
+    server: _QuietServer | None = None
     try:
-        tasks = [asyncio.create_task(notifier.consume(consumer)), asyncio.create_task(notifier.deliver())]
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        for task in tasks:
-            if task.done() and task.exception() is not None:
+        await producer.start()
+        await consumer.start()
+        if settings.notifier_api_port:
+            api = create_api(
+                store=notifier.silence_store,
+                registry=registry,
+                readiness=lambda: notifier.readiness(consumer),
+                token=settings.notifier_api_token,
+                clock=utc_now,
+            )
+            config = uvicorn.Config(
+                api,
+                host=settings.notifier_api_host,
+                port=settings.notifier_api_port,
+                log_level="warning",
+                lifespan="off",
+                access_log=False,
+            )
+            server = _QuietServer(config)
+            tasks.append(asyncio.create_task(server.serve()))
+        log.info("notifier %s consuming %s", settings.notifier_instance, ", ".join(topics))
+        tasks += [
+            asyncio.create_task(notifier.consume(consumer)),
+            asyncio.create_task(notifier.dispatcher.run()),
+            asyncio.create_task(notifier.tick()),
+        ]
+        stop_wait = asyncio.create_task(notifier._stop.wait())
+        done, _ = await asyncio.wait([*tasks, stop_wait], return_when=asyncio.FIRST_COMPLETED)
+        stop_wait.cancel()
+        for task in done:
+            if task is not stop_wait and not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
     finally:
         notifier.stop()
+        if server is not None:
+            server.should_exit = True
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

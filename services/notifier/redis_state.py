@@ -1,8 +1,7 @@
-"""Rule state and the delivery outbox in Redis.
+"""The delivery outbox in Redis (rule state moved to :mod:`services.notifier.rule_state`).
 
-Marking a window fired and queueing its alert happen in one Lua script, so a crash can never
-leave a decision without its outbox entry. The outbox is a Redis
-stream read through a consumer group: an entry stays pending until every channel delivered it.
+The outbox is a Redis stream read through a consumer group: an entry stays pending until every
+channel delivered it. ``RedisRuleState`` is re-exported here for existing imports.
 """
 
 from __future__ import annotations
@@ -11,28 +10,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from schemas.alerts import AlertEvent, AlertV1
-from services.notifier.evaluate import WindowUpdate, state_ttl
+from services.notifier.rule_state import RedisRuleState
 
-# KEYS: window hash. ARGV: event id, event JSON, threshold, ttl, fired key.
-# Returns the window's events once it reached its threshold and has not fired, else nil.
-_RECORD = """
-redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) and redis.call('EXISTS', ARGV[5]) == 0 then
-  return redis.call('HVALS', KEYS[1])
-end
-return nil
-"""
-
-# KEYS: fired key, outbox stream. ARGV: ttl, alert id, alert JSON.
-_CLAIM = """
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
-  redis.call('XADD', KEYS[2], '*', 'alert_id', ARGV[2], 'alert', ARGV[3])
-  return 1
-end
-return 0
-"""
+__all__ = ["Outbox", "OutboxEntry", "RedisKeys", "RedisRuleState"]
 
 
 class RedisKeys:
@@ -53,36 +33,6 @@ class RedisKeys:
     @property
     def outbox(self) -> str:
         return f"{self.prefix}outbox"
-
-
-class RedisRuleState:
-    """:class:`RuleStateStore` in Redis: one round trip per counted event, one more to claim."""
-
-    def __init__(self, redis: Redis, keys: RedisKeys) -> None:
-        self._redis = redis
-        self._keys = keys
-        self._record = redis.register_script(_RECORD)
-        self._claim = redis.register_script(_CLAIM)
-
-    async def record(self, update: WindowUpdate, event: AlertEvent) -> list[AlertEvent] | None:
-        ttl = int(state_ttl(update.rule).total_seconds())
-        args: list[Any] = [
-            event.event_id,
-            event.model_dump_json(),
-            update.rule.threshold,
-            ttl,
-            self._keys.fired(update.alert_id),
-        ]
-        raw = await self._record(keys=[self._keys.window(update.alert_id)], args=args)
-        if raw is None:
-            return None
-        events = [AlertEvent.model_validate_json(v) for v in raw]
-        return sorted(events, key=lambda e: (e.published_at, e.event_id))
-
-    async def claim(self, update: WindowUpdate, alert: AlertV1) -> bool:
-        ttl = int(state_ttl(update.rule).total_seconds())
-        keys = [self._keys.fired(update.alert_id), self._keys.outbox]
-        return bool(await self._claim(keys=keys, args=[ttl, alert.alert_id, alert.model_dump_json()]))
 
 
 OutboxEntry = tuple[str, dict[str, str]]

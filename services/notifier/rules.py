@@ -1,7 +1,18 @@
 """Alert rules: their YAML form, validation, and which events and groups they concern.
 
-Pure: no Kafka, Redis or HTTP. A rule decides *what* to count; the rule state store decides
-*when* a window reaches its threshold.
+Pure: no Kafka, Redis or HTTP. A rule decides *what* to count and *when* a group fires; the rule
+state store (:mod:`services.notifier.state_store`) keeps the windows, states and cooldowns.
+
+Rule types (see config/rules.yaml for worked examples):
+
+- ``any``: every matching event; ``count``: at least ``threshold`` matching events in a window;
+  ``sum``: the ``figure`` summed over a window reaches ``threshold``;
+- ``spike``: a window's count is at least ``factor`` times the previous window's and at least
+  ``threshold``; ``flatline``: fewer than ``threshold`` items from a source in a window;
+- ``state``: a crossing's status or a region's ceasefire status changes (fires, then resolves);
+- ``corroborated``: an incident reaches ``threshold`` independent sources; ``revision``: an
+  incident's toll is revised upward by ``min_increase`` or ``min_increase_pct``;
+- ``new_term``: a place or actor not seen in the last ``horizon``.
 """
 
 from __future__ import annotations
@@ -36,7 +47,12 @@ def _parse_duration(value: object) -> object:
 Duration = Annotated[timedelta, BeforeValidator(_parse_duration)]
 PlaceKind = Literal["crossing", "city", "district", "province", "region", "country"]
 GroupField = Literal["crossing", "place", "label", "region", "source"]
-Channel = Literal["console", "webhook"]
+RuleType = Literal[
+    "any", "count", "sum", "spike", "flatline", "state", "corroborated", "revision", "new_term"
+]
+FigureName = Literal["killed", "injured", "civilians_killed"]
+RouteName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
+_WINDOWED = {"count", "sum", "spike", "flatline"}
 
 
 class _Strict(BaseModel):
@@ -55,19 +71,50 @@ class Match(_Strict):
     crossings: list[str] = Field(default_factory=list, description="Canonical crossing names.")
     crossing_states: list[CrossingState] = Field(default_factory=list)
     actors: list[str] = Field(default_factory=list)
+    sources: list[str] = Field(
+        default_factory=list,
+        description="Source names; for flatline rules also the sources expected to report.",
+    )
     min_severity: Severity | None = None
+
+
+class Escalation(_Strict):
+    """Raise the alert's severity once the rule's figure (count, sum or toll) reaches ``at_least``."""
+
+    at_least: float = Field(gt=0)
+    severity: Severity
 
 
 class Rule(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
     title: str = Field(min_length=1, max_length=200)
-    type: Literal["any", "count"]
+    type: RuleType
     match: Match = Field(default_factory=Match)
     group_by: list[GroupField] = Field(default_factory=list)
-    window: Duration = Field(default=timedelta(days=1))
+    window: Duration = Field(default=timedelta(days=1), description="Tumbling, on event time.")
+    lateness: Duration = Field(
+        default=timedelta(hours=1), description="Events older than the rule's watermark minus this are late."
+    )
+    cooldown: Duration = Field(
+        default=timedelta(0), description="After a group fired, it does not fire again for this long."
+    )
     threshold: int = Field(default=1, ge=1)
+    figure: FigureName | None = None
+    factor: float | None = Field(default=None, gt=1)
+    state: Literal["crossing", "ceasefire"] | None = None
+    hold_down: Duration = Field(
+        default=timedelta(0), description="A new state must persist this long before it fires or resolves."
+    )
+    quiet_for: Duration = Field(
+        default=timedelta(days=3), description="Ceasefire: holding again after this long without a violation."
+    )
+    min_increase: int | None = Field(default=None, ge=1)
+    min_increase_pct: float | None = Field(default=None, gt=0)
+    term: Literal["place", "actor"] | None = None
+    horizon: Duration = Field(default=timedelta(days=30), description="new_term: 'not seen in the last'.")
+    escalate: list[Escalation] = Field(default_factory=list)
     severity: Severity
-    routes: list[Channel] = Field(min_length=1)
+    routes: list[RouteName] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _check(self) -> Rule:
@@ -75,9 +122,41 @@ class Rule(_Strict):
             raise ValueError("rule type 'any' fires on every matching event: leave threshold out")
         if self.window <= timedelta(0) or self.window > timedelta(days=31):
             raise ValueError("window must be between 1s and 31d")
+        if self.lateness > timedelta(days=90):
+            raise ValueError("lateness must be at most 90d")
         if len(set(self.group_by)) != len(self.group_by):
             raise ValueError("group_by lists a field twice")
+        needs: dict[str, tuple[str, ...]] = {
+            "sum": ("figure",),
+            "spike": ("factor",),
+            "state": ("state",),
+            "revision": ("figure",),
+            "new_term": ("term",),
+        }
+        for name in needs.get(self.type, ()):
+            if getattr(self, name) is None:
+                raise ValueError(f"rule type {self.type!r} needs {name!r}")
+        if self.type == "revision" and self.min_increase is None and self.min_increase_pct is None:
+            raise ValueError("rule type 'revision' needs min_increase or min_increase_pct")
+        if self.type == "corroborated" and self.threshold < 2:
+            raise ValueError("rule type 'corroborated' needs threshold >= 2 (independent sources)")
+        if self.type == "flatline" and self.group_by not in ([], ["source"]):
+            raise ValueError("rule type 'flatline' groups by source only")
+        if self.type in {"state", "new_term"} and self.group_by:
+            raise ValueError(f"rule type {self.type!r} groups by its own subject: leave group_by out")
         return self
+
+    @property
+    def windowed(self) -> bool:
+        return self.type in _WINDOWED
+
+    def severity_for(self, figure: float) -> Severity:
+        """The rule's severity, raised by every escalation step that ``figure`` reaches."""
+        best = self.severity
+        for step in self.escalate:
+            if figure >= step.at_least and severity_rank(step.severity) > severity_rank(best):
+                best = step.severity
+        return best
 
 
 class RuleSet(_Strict):
@@ -114,6 +193,8 @@ def matches(rule: Rule, event: TaggedEventV1) -> bool:
     if m.crossing_states and not set(m.crossing_states) & {c.state for c in event.crossings}:
         return False
     if m.actors and not set(m.actors) & set(event.actors):
+        return False
+    if m.sources and event.source not in m.sources:
         return False
     return m.min_severity is None or severity_rank(event.severity) >= severity_rank(m.min_severity)
 
@@ -168,3 +249,13 @@ def alert_id(rule_id: str, group: dict[str, str], start: datetime) -> str:
     """The same rule, group and window always give the same id, in every process."""
     basis = f"{rule_id}|{group_token(group)}|{start.isoformat()}"
     return hashlib.blake2b(basis.encode("utf-8"), digest_size=12).hexdigest()
+
+
+def resolved_id(firing_alert_id: str) -> str:
+    """The id of the resolve notice of a firing alert (differs from it, stable everywhere)."""
+    return hashlib.blake2b(f"{firing_alert_id}|resolved".encode(), digest_size=12).hexdigest()
+
+
+def group_hash(rule_id: str, group: dict[str, str]) -> str:
+    """A short stable name for a rule's group, used in state keys."""
+    return hashlib.blake2b(f"{rule_id}|{group_token(group)}".encode(), digest_size=10).hexdigest()

@@ -33,6 +33,7 @@ def service_env(*, kafka: str, redis: str, namespace: str, workdir: Path, **extr
             "BW_CLASSIFIER_DATA_DIR": str(workdir / "classifier"),
             "BW_NOTIFIER_GROUP_ID": f"{namespace}-notifier",
             "BW_NOTIFIER_INSTANCE": f"{namespace}-n1",
+            "BW_NOTIFIER_API_PORT": str(free_port()),
             "BW_TAXONOMY_FILE": str(ROOT / "config" / "taxonomy.yaml"),
             "BW_GAZETTEER_PATH": str(ROOT / "config" / "gazetteer"),
             "BW_RULES_FILE": str(ROOT / "config" / "rules.yaml"),

@@ -78,7 +78,8 @@ def test_config_errors_name_file_line_and_field(tmp_path: Path) -> None:
     ("bad", "fragment"),
     [
         ("window: 1d", "window: 1 fortnight"),
-        ("routes: [console]", "routes: [pager]"),
+        ("routes: [console]", "routes: [Pager!]"),
+        ("routes: [console]", "routes: []"),
         ("type: count", "type: sometimes"),
     ],
 )

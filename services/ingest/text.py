@@ -1,0 +1,114 @@
+"""Plain text from what feeds and partners send: HTML stripped, Unicode NFC, whitespace collapsed.
+
+Pure. ``html_to_text`` never raises on bad markup; it drops scripts, styles and comments and
+decodes entities. Language detection uses py3langid's bundled model (no download at run time).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from html.parser import HTMLParser
+
+_WHITESPACE = re.compile(r"\s+")
+# Elements whose content is never reader-visible text.
+_SKIPPED = frozenset({"script", "style", "template", "noscript", "head", "svg", "math", "iframe", "object"})
+# Elements that separate words: "<p>a</p><p>b</p>" is "a b", not "ab".
+_BREAKING = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption",
+        "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main",
+        "nav", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul",
+    }
+)  # fmt: skip
+# Only text that may hold markup or an entity goes through the parser (most titles do not).
+_MARKUP_HINT = re.compile(r"[<&]")
+LANGUAGE_SAMPLE_CHARS = 300
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIPPED:
+            self._skip_depth += 1
+        elif tag in _BREAKING:
+            self.parts.append(" ")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BREAKING:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIPPED:
+            self._skip_depth = max(0, self._skip_depth - 1)
+        elif tag in _BREAKING:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip_depth:
+            self.parts.append(data)
+
+
+def clean_text(text: str) -> str:
+    """Unicode NFC with runs of whitespace collapsed to one space, control characters removed."""
+    text = unicodedata.normalize("NFC", text)
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() or ch.isspace() else " " for ch in text)
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def html_to_text(text: str) -> str:
+    """Visible text of an HTML fragment (or plain text, unchanged apart from :func:`clean_text`).
+
+    Idempotent: the output contains no markup that a second pass would change, because a literal
+    ``<`` or ``&`` that survives decoding is kept as text only when it cannot start a tag or
+    entity again.
+    """
+    if not _MARKUP_HINT.search(text):
+        return clean_text(text)
+    out = text
+    # Decoding can produce new markup ("&lt;b&gt;" -> "<b>"); a few passes reach a fixed point,
+    # and the final pass escapes what is left so the result is stable.
+    for _ in range(3):
+        parser = _TextExtractor()
+        parser.feed(out)
+        parser.close()
+        new = clean_text("".join(parser.parts))
+        if new == out:
+            break
+        out = new
+        if not _MARKUP_HINT.search(out):
+            return out
+    return _neutralise(out)
+
+
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+_ENTITY_START = re.compile(r"&(?=[#A-Za-z])")
+
+
+def _neutralise(text: str) -> str:
+    """Replace what could still be read as a tag or entity by a look-alike that cannot."""
+    text = _TAG_START.sub("\u2039", text)  # single left-pointing angle quotation mark
+    return _ENTITY_START.sub("\uff06", text)  # fullwidth ampersand
+
+
+@lru_cache(maxsize=1)
+def _identifier() -> object:
+    import py3langid  # imported lazily: loading the model takes ~0.3 s
+
+    return py3langid
+
+
+def detect_language(title: str, body: str) -> str | None:
+    """ISO 639-1 code of the most likely language, or None for text too short to tell."""
+    sample = (title + " " + body[:LANGUAGE_SAMPLE_CHARS]).strip()
+    if sum(ch.isalpha() for ch in sample[:64]) < 12:
+        return None
+    langid = _identifier()
+    code, _score = langid.classify(sample)  # type: ignore[attr-defined]
+    return str(code)

@@ -1,0 +1,112 @@
+"""The notifier's Prometheus metrics (conventions in services/common/metrics.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from services.common.metrics import LATENCY_BUCKETS, register_build_info
+
+CHANNEL_KINDS = ("console", "webhook", "slack", "email")
+DELIVERY_OUTCOMES = ("ok", "retry", "permanent")
+CONSUMED_TOPICS = ("tagged-events", "incidents")
+CONSUME_OUTCOMES = ("ok", "dead_lettered")
+ALERT_STATUSES = ("firing", "resolved")
+MUTE_REASONS = ("silenced", "inhibited")
+
+
+@dataclass(frozen=True)
+class NotifierMetrics:
+    consumed: Counter
+    alerts_decided: Counter
+    alerts_published: Counter
+    deliveries: Counter
+    send_seconds: Histogram
+    ingest_to_delivery_seconds: Histogram
+    muted: Counter
+    digests: Counter
+    outbox_held: Gauge
+    silences_active: Gauge
+
+
+def create_metrics(registry: CollectorRegistry, **build: str) -> NotifierMetrics:
+    m = NotifierMetrics(
+        # Messages read from the input topics, by topic and outcome.
+        consumed=Counter(
+            "borderwatch_notifier_consumed_total",
+            "Messages consumed, by topic and outcome.",
+            ["topic", "outcome"],
+            registry=registry,
+        ),
+        # Alerts the rules decided (and queued in the outbox), by status.
+        alerts_decided=Counter(
+            "borderwatch_notifier_alerts_decided_total", "Alerts decided.", ["status"], registry=registry
+        ),
+        # Alerts published on the alerts topic after their deliveries were done.
+        alerts_published=Counter(
+            "borderwatch_notifier_alerts_published_total",
+            "Alerts published to the alerts topic.",
+            ["status"],
+            registry=registry,
+        ),
+        # Send attempts per channel kind and outcome (a digest counts once).
+        deliveries=Counter(
+            "borderwatch_notifier_deliveries_total",
+            "Send attempts, by channel kind and outcome.",
+            ["channel", "outcome"],
+            registry=registry,
+        ),
+        # Duration of one send attempt.
+        send_seconds=Histogram(
+            "borderwatch_notifier_send_seconds",
+            "Duration of one send attempt.",
+            ["channel"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        ),
+        # From the latest event's ingest time to a channel accepting the alert.
+        ingest_to_delivery_seconds=Histogram(
+            "borderwatch_notifier_ingest_to_delivery_seconds",
+            "Ingest of the newest supporting event to delivery.",
+            ["channel"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        ),
+        # Alerts not delivered because a silence or an inhibition muted them.
+        muted=Counter(
+            "borderwatch_notifier_muted_total", "Alerts muted, by reason.", ["reason"], registry=registry
+        ),
+        # Digest messages sent: rate-limited bursts and scheduled digests.
+        digests=Counter(
+            "borderwatch_notifier_digests_total",
+            "Digest messages sent, by kind.",
+            ["kind"],
+            registry=registry,
+        ),
+        # Outbox entries this process holds (waiting for a retry or a token).
+        outbox_held=Gauge(
+            "borderwatch_notifier_outbox_held_entries", "Outbox entries held for retry.", registry=registry
+        ),
+        # Silences in force.
+        silences_active=Gauge(
+            "borderwatch_notifier_silences_active", "Silences in force.", registry=registry
+        ),
+    )
+    for topic in CONSUMED_TOPICS:
+        for outcome in CONSUME_OUTCOMES:
+            m.consumed.labels(topic, outcome)
+    for status in ALERT_STATUSES:
+        m.alerts_decided.labels(status)
+        m.alerts_published.labels(status)
+    for kind in CHANNEL_KINDS:
+        m.send_seconds.labels(kind)
+        m.ingest_to_delivery_seconds.labels(kind)
+        for outcome in DELIVERY_OUTCOMES:
+            m.deliveries.labels(kind, outcome)
+    for reason in MUTE_REASONS:
+        m.muted.labels(reason)
+    for kind in ("burst", "scheduled"):
+        m.digests.labels(kind)
+    register_build_info(registry, "notifier", **build)
+    return m

@@ -1,0 +1,121 @@
+"""The evaluator's arithmetic on a tiny hand-labelled file, and the ``eval`` command's output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from services.classifier.evaluate import DatasetError, evaluate, parse_rows
+from services.classifier.tagger import Tagger
+from services.cli import app
+
+
+def _row(n: int, title: str, labels: list[str], region: str = "af-pak", **gold: object) -> dict[str, object]:
+    return {
+        "id": f"t-{n}",
+        "source": "wire",
+        "published_at": "2025-11-20T08:00:00Z",
+        "title": title,
+        "body": "",
+        "labels": labels,
+        "killed": gold.get("killed"),
+        "injured": gold.get("injured"),
+        "crossings": gold.get("crossings", []),
+        "region": region,
+    }
+
+
+# Gold is deliberately wrong on some rows so that every counter moves.
+ROWS = [
+    _row(1, "Bomb attack kills four policemen in Lakki Marwat", ["casualties"], killed=4),
+    _row(
+        2,
+        "Torkham reopens after ten-day shutdown",
+        ["closure"],
+        crossings=[{"name": "Torkham", "state": "closed"}],
+    ),
+    _row(3, "Earthquake kills 30 in Herat villages", ["casualties"], region="other", killed=30),
+    _row(4, "Angur Adda crossing shut after firing", []),
+]
+
+EXPECTED = {
+    "items": 4,
+    "labels": {
+        "ceasefire_violation": {"precision": 1.0, "recall": 1.0, "f1": 1.0, "tp": 0, "fp": 0, "fn": 0},
+        "closure": {"precision": 0.0, "recall": 0.0, "f1": 0.0, "tp": 0, "fp": 1, "fn": 1},
+        "casualties": {"precision": 1.0, "recall": 0.5, "f1": 0.6667, "tp": 1, "fp": 0, "fn": 1},
+    },
+    "killed_exact": 0.5,
+    "injured_exact": None,
+    "crossing_state_accuracy": 0.0,
+    "region_accuracy": 0.75,
+}
+
+
+def test_scores_follow_the_counts(tagger: Tagger) -> None:
+    report = evaluate(tagger, ROWS)
+    assert report.as_dict() == EXPECTED
+    kinds = sorted((e.item_id, e.kind) for e in report.errors)
+    assert kinds == [
+        ("t-2", "crossing"),
+        ("t-2", "labels"),
+        ("t-3", "killed"),
+        ("t-3", "labels"),
+        ("t-3", "region"),
+        ("t-4", "labels"),
+    ]
+    assert "t-3: killed: expected 30, got null" in report.render()
+
+
+def test_eval_command_prints_the_documented_json(tmp_path: Path) -> None:
+    path = tmp_path / "set.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in ROWS) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["eval", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == EXPECTED
+    text = CliRunner().invoke(app, ["eval", str(path), "--errors"])
+    assert text.exit_code == 0
+    assert "t-2: crossing: expected Torkham=closed, got [Torkham=reopened]" in text.output
+
+
+def test_eval_command_names_a_missing_file(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["eval", str(tmp_path / "absent.jsonl")])
+    assert result.exit_code == 2
+    assert "not found" in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json}\n", "set.jsonl:1: not JSON"),
+        ('{"id": "x"}\n', "set.jsonl:1: missing field(s) title, published_at, labels, region"),
+        ("[1, 2]\n", "set.jsonl:1: expected a JSON object"),
+    ],
+)
+def test_bad_lines_are_named(text: str, message: str) -> None:
+    with pytest.raises(DatasetError) as err:
+        parse_rows(text, "set.jsonl")
+    assert str(err.value).startswith(message)
+
+
+def test_heldout_file_scores(tagger: Tagger) -> None:
+    """The hand-labelled held-out style file stays near its measured scores (regression floor)."""
+    rows = parse_rows((Path(__file__).resolve().parents[2] / "data" / "classifier_heldout.jsonl").read_text())
+    scores = evaluate(tagger, rows).as_dict()
+    assert len(rows) >= 60
+    assert all(s["f1"] >= 0.9 for s in scores["labels"].values()), scores["labels"]
+    assert scores["killed_exact"] >= 0.9
+    assert scores["crossing_state_accuracy"] >= 0.9
+    assert scores["region_accuracy"] >= 0.9
+
+
+def test_bundled_sample_matches_its_gold(tagger: Tagger) -> None:
+    root = Path(__file__).resolve().parents[3] / "samples"
+    items = [json.loads(line) for line in (root / "items.jsonl").read_text().splitlines() if line.strip()]
+    gold = {g["url"]: g for g in map(json.loads, (root / "gold.jsonl").read_text().splitlines())}
+    rows = [{**item, **gold[item["url"]], "id": item["url"]} for item in items]
+    report = evaluate(tagger, rows)
+    assert [e.describe() for e in report.errors] == []

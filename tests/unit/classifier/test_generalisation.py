@@ -1,0 +1,180 @@
+"""Phrasing families beyond the development set: each row is one family, in fresh wording."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas.common import Label
+from tests.unit.classifier.conftest import TagFn
+
+V, C, K = Label.CEASEFIRE_VIOLATION, Label.CLOSURE, Label.CASUALTIES
+
+LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
+    # truce over: later strikes are not breaches of it
+    (
+        "truce declared over",
+        "Fighting resumes in Gaza after truce is declared over",
+        "Air strikes killed 60 people across the strip on Monday, hours after Israel said the ceasefire "
+        "had ended.",
+        {K},
+    ),
+    (
+        "truce expired",
+        "Shelling resumes on the Thai-Cambodian frontier",
+        "Artillery fire was reported near the temple on Sunday, a day after the ceasefire expired.",
+        set(),
+    ),
+    # hostile act during a truce, in other words than the development set uses
+    (
+        "strike during truce",
+        "Drone strike in south Lebanon during ceasefire kills a farmer",
+        "A drone hit a tractor near Khiam, killing a farmer, during the ceasefire that began last month.",
+        {V, K},
+    ),
+    # militant group not party to a local accord, no breach alleged
+    (
+        "militants after a local accord",
+        "Gunmen kill four policemen in Tank weeks after jirga peace deal",
+        "Militants attacked a police patrol in Tank district, killing four officers. The attack came a month "
+        "after elders signed a peace deal in neighbouring Kurram.",
+        {K},
+    ),
+    # denials of claims, at any distance in the clause
+    (
+        "denies reports of a toll",
+        "Military rejects reports that 35 people including women died in the air raid on Barmal",
+        "",
+        set(),
+    ),
+    (
+        "dismisses claims",
+        "Kabul dismisses claims that Afghan fighters killed 19 Pakistani soldiers near the border posts",
+        "",
+        set(),
+    ),
+    # metaphors with a possessive or article before the object
+    ("metaphor possessive", "Long queues at the frontier are killing our trade, say exporters", "", set()),
+    ("metaphor article", "Sanctions are killing the tourism season in Swat", "", set()),
+    # hypotheticals: weighing, planning
+    ("weighs closure", "Islamabad weighs shutting Ghulam Khan to cargo", "", set()),
+    ("plans closure", "Authorities plans to close the Kurram road during Muharram", "", set()),
+    # closure wordings
+    ("gate locked", "Travellers turned away as the Kharlachi gate is locked", "", {C}),
+    ("roman urdu band", "Chaman border band, musafir pareshan", "", {C}),
+    # condition on a reopening is not partial traffic
+    (
+        "reopen only after",
+        "Iraq keeps border crossing with Syria closed",
+        "Officials said the crossing would reopen only after the security review ends.",
+        {C},
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "title", "body", "expected"), LABEL_CASES, ids=[c[0] for c in LABEL_CASES])
+def test_label_families(tag: TagFn, name: str, title: str, body: str, expected: set[Label]) -> None:
+    assert set(tag(title, body).labels) == expected, name
+
+
+FIGURE_CASES: list[tuple[str, str, str, int | None, int | None]] = [
+    (
+        "total after a list",
+        "Strike on wedding party kills nine in Paktika",
+        "Two brothers from Sharana died in the strike, relatives said; nine people lost their lives in all "
+        "and four others were hurt.",
+        9,
+        4,
+    ),
+    ("two persons joined", "Shell wounds a man and a girl in Kurram village", "", None, 2),
+    ("single person", "Gunmen shoot dead a shopkeeper in Bannu", "", 1, None),
+    (
+        "toll then injured after comma",
+        "Quetta bombing toll reaches 15, more than three dozen wounded",
+        "",
+        15,
+        36,
+    ),
+    ("range", "Between 30 and 35 killed in Darfur shelling", "", 30, None),
+    ("word number", "Twenty-two soldiers killed in Khyber ambush", "", 22, None),
+    (
+        "appositive count",
+        "Blast in Peshawar mosque",
+        "Seven people, three of them children, were killed when a bomb went off at a mosque in Peshawar.",
+        7,
+        None,
+    ),
+    (
+        "sides not added",
+        "Three soldiers, 11 militants killed in Khyber fighting",
+        "",
+        3,
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "title", "body", "killed", "injured"), FIGURE_CASES, ids=[c[0] for c in FIGURE_CASES]
+)
+def test_figure_families(
+    tag: TagFn, name: str, title: str, body: str, killed: int | None, injured: int | None
+) -> None:
+    event = tag(title, body)
+    assert Label.CASUALTIES in event.labels, name
+    assert (event.figures.killed, event.figures.injured) == (killed, injured), name
+
+
+CROSSING_CASES: list[tuple[str, str, str, dict[str, str]]] = [
+    (
+        "clause states in one sentence",
+        "Border update",
+        "Ghulam Khan and Kharlachi remain shut to all traffic, while Torkham lets through only returning "
+        "refugees.",
+        {"Ghulam Khan": "closed", "Kharlachi": "closed", "Torkham": "partially_open"},
+    ),
+    (
+        "headline comma clauses",
+        "Angoor Adda still sealed, Chaman open only for pedestrians",
+        "",
+        {"Angoor Adda": "closed", "Chaman": "partially_open"},
+    ),
+    (
+        "unnamed crossings, places on both sides",
+        "Transit cargo piles up at Karachi port",
+        "Containers bound for Kandahar are stuck because all land crossings into Afghanistan remain closed.",
+        {"Torkham": "closed", "Chaman": "closed"},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "title", "body", "expected"), CROSSING_CASES, ids=[c[0] for c in CROSSING_CASES]
+)
+def test_crossing_families(tag: TagFn, name: str, title: str, body: str, expected: dict[str, str]) -> None:
+    event = tag(title, body)
+    assert {c.name: c.state.value for c in event.crossings} == expected, name
+
+
+REGION_CASES: list[tuple[str, str, str, str]] = [
+    (
+        "embassy in a frontier city",
+        "Japan to reopen its Kabul embassy, Tokyo says",
+        "The foreign ministry in Tokyo said its embassy in Kabul would resume consular work in spring.",
+        "other",
+    ),
+    (
+        "visiting delegation abroad",
+        "Visiting Pakistani minister signs power deal in Dushanbe",
+        "The visiting Pakistani energy minister signed the agreement in Tajikistan on Monday.",
+        "other",
+    ),
+    ("on national soil", "Indian drones on Pakistani soil, army says", "", "af-pak"),
+    ("talks venue abroad", "Afghan and Pakistani delegations meet in Istanbul", "", "af-pak"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "title", "body", "expected"), REGION_CASES, ids=[c[0] for c in REGION_CASES]
+)
+def test_region_families(tag: TagFn, name: str, title: str, body: str, expected: str) -> None:
+    assert tag(title, body).region.value == expected, name
