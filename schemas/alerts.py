@@ -53,7 +53,7 @@ class AlertV1(ContractModel):
     )
     state: str | None = Field(
         default=None,
-        description="For state rules: the state now in force (closed, partially_open, open, violated, holding).",
+        description="State rules: the state now in force (closed, partially_open, open, violated, holding).",
     )
     incident_id: str | None = Field(
         default=None, description="For incident rules (corroborated, revision): the incident concerned."

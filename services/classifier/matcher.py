@@ -5,14 +5,17 @@ All phrases are compiled once into one automaton; a document is scanned once, in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import ahocorasick  # type: ignore[import-not-found]
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """A phrase found in a text: ``text[start:end]`` is the matched span."""
+class Hit(NamedTuple):
+    """A phrase found in a text: ``text[start:end]`` is the matched span.
+
+    A tuple rather than a dataclass: a document yields dozens of hits and building them is on
+    the tagger's hot path.
+    """
 
     start: int
     end: int
@@ -52,27 +55,38 @@ class PhraseMatcher:
     def build(self) -> None:
         self._automaton = ahocorasick.Automaton()
         for key, payload in self._payloads.items():
-            self._automaton.add_word(key, (len(key), tuple(payload)))
+            # (length, ((order, group, ref), ...)): ``order`` keeps a phrase's groups in the
+            # order they were added when hits are sorted as plain tuples.
+            entries = tuple((k, group, ref) for k, (group, ref) in enumerate(payload))
+            self._automaton.add_word(key, (len(key), entries))
         if self._payloads:
             self._automaton.make_automaton()
         self._built = True
 
-    def find(self, low: str) -> list[Hit]:
-        """Scan an already normalised text; hits sorted by start then longest first."""
+    def scan(self, low: str) -> list[tuple[int, int, int, str, int]]:
+        """Whole-word hits of an already normalised text as ``(start, -end, order, group, ref)``.
+
+        Sorted by start, then longest first, then registration order: the order of :meth:`find`.
+        """
         if not self._built:
             self.build()
         if not self._payloads:
             return []
-        hits: list[Hit] = []
-        n = len(low)
-        for end_idx, (length, payload) in self._automaton.iter(low):
+        out: list[tuple[int, int, int, str, int]] = []
+        add = out.append
+        last = len(low) - 1
+        for end_idx, (length, entries) in self._automaton.iter(low):
             start = end_idx - length + 1
-            end = end_idx + 1
             if start > 0 and low[start - 1].isalnum():
                 continue
-            if end < n and low[end].isalnum():
+            if end_idx < last and low[end_idx + 1].isalnum():
                 continue
-            for group, ref in payload:
-                hits.append(Hit(start, end, group, ref))
-        hits.sort(key=lambda h: (h.start, -h.end))
-        return hits
+            neg_end = -end_idx - 1
+            for order, group, ref in entries:
+                add((start, neg_end, order, group, ref))
+        out.sort()
+        return out
+
+    def find(self, low: str) -> list[Hit]:
+        """Scan an already normalised text; hits sorted by start then longest first."""
+        return [Hit(s, -e, g, r) for s, e, _, g, r in self.scan(low)]

@@ -25,6 +25,7 @@ _BREAKING = frozenset(
 # Only text that may hold markup or an entity goes through the parser (most titles do not).
 _MARKUP_HINT = re.compile(r"[<&]")
 LANGUAGE_SAMPLE_CHARS = 300
+MIN_LETTERS_FOR_LANGUAGE = 40
 
 
 class _TextExtractor(HTMLParser):
@@ -107,8 +108,8 @@ def _identifier() -> object:
 def detect_language(title: str, body: str) -> str | None:
     """ISO 639-1 code of the most likely language, or None for text too short to tell."""
     sample = (title + " " + body[:LANGUAGE_SAMPLE_CHARS]).strip()
-    if sum(ch.isalpha() for ch in sample[:64]) < 12:
-        return None
+    if sum(ch.isalpha() for ch in sample[:LANGUAGE_SAMPLE_CHARS]) < MIN_LETTERS_FOR_LANGUAGE:
+        return None  # a short headline alone is too often mistaken for a related language
     langid = _identifier()
     code, _score = langid.classify(sample)  # type: ignore[attr-defined]
     return str(code)

@@ -150,6 +150,7 @@ class Dispatcher:
                 if self._stop.is_set():
                     break
                 log.warning("delivery loop error (%s); retrying", type(exc).__name__)
+                log.debug("delivery loop error", exc_info=True)
                 await asyncio.sleep(0.5)
         if self._to_ack:
             await self._outbox.ack(self._to_ack)

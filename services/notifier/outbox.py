@@ -183,8 +183,9 @@ class Outbox:
 
 def _entries(reply: Any) -> list[OutboxEntry]:
     entries: list[OutboxEntry] = []
-    # RESP2 reply: [[stream, [[id, {field: value}], ...]]]
-    for _stream, items in reply or []:
+    # RESP2 reply: [[stream, [[id, {field: value}], ...]]]; RESP3: {stream: [[id, {...}], ...]}
+    streams = reply.items() if isinstance(reply, dict) else (reply or [])
+    for _stream, items in streams:
         for entry_id, fields in items:
             if fields:  # an acknowledged-then-trimmed entry reads back as empty
                 entries.append((_text(entry_id), {_text(k): _text(v) for k, v in fields.items()}))

@@ -11,10 +11,10 @@ from services.ingest.submission import ItemSubmission, canonical_url, clean_text
 from services.ingest.text import html_to_text
 
 NOW = datetime(2025, 10, 12, 7, 0, tzinfo=UTC)
-html_ish = st.text(
-    alphabet=st.sampled_from(list("ab <>/&;#x1p\u0301\u00e9\t\nscript") + ["<b>", "</p>", "&amp;", "&lt;"]),
-    max_size=80,
-)
+html_ish = st.lists(
+    st.sampled_from([*list("ab <>/&;#x1ṕé\t\nscript"), "<b>", "</p>", "&amp;", "&lt;", "<script>"]),
+    max_size=40,
+).map("".join)
 segment = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=1, max_size=8)
 hosts = st.lists(segment, min_size=1, max_size=3).map(lambda p: ".".join(p) + ".org")
 paths = st.lists(segment, max_size=3).map(lambda p: "/" + "/".join(p))
@@ -60,6 +60,7 @@ def test_id_is_stable_under_tracking_parameters_case_and_fragments(
     st.text(max_size=200),
     hosts,
 )
+@settings(deadline=None)  # the first call loads the language model
 def test_normalising_a_normalised_item_changes_nothing(title: str, body: str, host: str) -> None:
     first = normalise(
         ItemSubmission(source="src", title=title, body=body, url=f"https://{host}/a?utm_source=x"),

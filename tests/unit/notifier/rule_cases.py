@@ -114,7 +114,11 @@ TORKHAM_CLOSED = [("Torkham", "closed")]
 CASES = [
     Case(
         "any: every event once; min_severity filters; cooldown on event time",
-        {"type": "any", "match": {"labels": ["ceasefire_violation"], "min_severity": "medium"}, "cooldown": "2h"},
+        {
+            "type": "any",
+            "match": {"labels": ["ceasefire_violation"], "min_severity": "medium"},
+            "cooldown": "2h",
+        },
         [
             (ev("a", labels=["ceasefire_violation"]), ["firing - high"]),
             (ev("a", labels=["ceasefire_violation"]), []),  # redelivered

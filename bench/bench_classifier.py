@@ -1,0 +1,219 @@
+"""The classifier stage through the real broker, against its two unavoidable parts.
+
+Measured in one run on the same ~150-word items (from ``bench.bench_tagger.make_items``):
+
+(a) a raw aiokafka pass-through: consume a topic and produce the same bytes to another topic
+    (batched ``getmany`` and sends, offsets committed after the sends are acknowledged);
+(b) the pure tagger, ``Tagger.tag``, on the decoded items, one core;
+(c) the classifier stage: ``borderwatch classifier`` as a subprocess (faust, decoding, tagging,
+    story ids, incidents, tagged events and incident revisions with acks=all) over a backlog.
+
+Their composed limit for one process is ``1 / (1/a + 1/b)``; the goal is c >= 0.8 * limit.
+Broker-side rates (a, c) are counted from the output records' timestamps (first to last), so
+start-up and group joins are not included. The worker's resident memory is read from /proc.
+
+Run: ``python -m bench.bench_classifier`` (prints the results).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import KafkaAdminClient, NewTopic
+
+from bench.bench_tagger import make_items
+from bench.report import BenchResult
+from schemas.codec import encode
+from schemas.topics import TopicKey, topic_name
+from services.classifier.tagger import load_tagger
+
+ROOT = Path(__file__).resolve().parents[1]
+GOAL_RATIO = 0.8
+
+
+def _produce(bootstrap: str, topic: str, values: list[tuple[bytes, bytes]]) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, batch_size=256 * 1024)
+    try:
+        for key, value in values:
+            producer.send(topic, key=key, value=value)
+        producer.flush(60)
+    finally:
+        producer.close()
+
+
+def _rate_from_timestamps(bootstrap: str, topic: str, count: int, timeout_s: float) -> float | None:
+    """Records/s between the first and last output record, once ``count`` records arrived."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    try:
+        deadline = time.monotonic() + timeout_s
+        partitions: set[int] = set()
+        while not partitions and time.monotonic() < deadline:
+            partitions = consumer.partitions_for_topic(topic) or set()
+            time.sleep(0.1)
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        stamps: list[int] = []
+        while len(stamps) < count and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=300, max_records=5000).values():
+                stamps.extend(r.timestamp for r in batch)
+        if len(stamps) < count:
+            return None
+        span = (max(stamps) - min(stamps)) / 1000.0
+        return (len(stamps) - 1) / span if span > 0 else None
+    finally:
+        consumer.close()
+
+
+async def _pass_through(bootstrap: str, source: str, target: str, count: int, timeout_s: float) -> None:
+    consumer = AIOKafkaConsumer(
+        source,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-pass-{uuid.uuid4().hex[:8]}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=500,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await consumer.start()
+    await producer.start()
+    try:
+        seen = 0
+        deadline = time.monotonic() + timeout_s
+        while seen < count and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=200, max_records=500)
+            futures = []
+            for records in batches.values():
+                for r in records:
+                    futures.append(await producer.send(target, r.value, key=r.key, headers=r.headers))
+                seen += len(records)
+            if futures:
+                await asyncio.gather(*futures)
+                await consumer.commit()
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def run(bootstrap: str, redis_url: str, budget_s: float = 120.0) -> list[BenchResult]:
+    started = time.monotonic()
+    tagger = load_tagger(ROOT / "config" / "taxonomy.yaml", ROOT / "config" / "gazetteer")
+    count = 3000 if budget_s >= 60 else 1000
+    now = datetime.now(UTC)
+    items = [i.model_copy(update={"ingested_at": now}) for i in make_items(count)]
+    payloads = [(i.id.encode(), encode(i)) for i in items]
+    namespace = f"bench-{uuid.uuid4().hex[:10]}"
+    share = max(10.0, budget_s / 3)
+
+    # (b) the pure tagger, on the same items.
+    t0 = time.perf_counter()
+    for item in items:
+        tagger.tag(item, now)
+    tagger_rate = len(items) / (time.perf_counter() - t0)
+
+    # (a) raw pass-through.
+    source, target = f"{namespace}.pass-in", f"{namespace}.pass-out"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics([NewTopic(t, 3, 1) for t in (source, target)])
+    finally:
+        admin.close()
+    _produce(bootstrap, source, payloads)
+    asyncio.run(_pass_through(bootstrap, source, target, count, share))
+    raw_rate = _rate_from_timestamps(bootstrap, target, count, 30) or 0.0
+
+    # (c) the classifier stage over a backlog of the same items.
+    from services.common.kafka_admin import ensure_topics
+    from services.common.settings import CommonSettings
+
+    ensure_topics(CommonSettings(kafka_bootstrap_servers=bootstrap, topic_namespace=namespace))
+    _produce(bootstrap, topic_name(TopicKey.RAW_ITEMS, namespace), payloads)
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BW_")}
+        env.update(
+            BW_KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+            BW_TOPIC_NAMESPACE=namespace,
+            BW_CLASSIFIER_GROUP_ID=f"{namespace}-classifier",
+            BW_CLASSIFIER_WEB_PORT=str(_free_port()),
+            BW_CLASSIFIER_DATA_DIR=str(Path(tmp) / "classifier"),
+            BW_TAXONOMY_FILE=str(ROOT / "config" / "taxonomy.yaml"),
+            BW_GAZETTEER_PATH=str(ROOT / "config" / "gazetteer"),
+            BW_LOG_LEVEL="WARNING",
+        )
+        log = (Path(tmp) / "classifier.log").open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "classifier"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            remaining = max(20.0, budget_s - (time.monotonic() - started))
+            stage_rate = (
+                _rate_from_timestamps(
+                    bootstrap, topic_name(TopicKey.TAGGED_EVENTS, namespace), count, remaining
+                )
+                or 0.0
+            )
+            rss = _rss_mb(proc.pid) if proc.poll() is None else 0.0
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+            log.close()
+
+    limit = 1.0 / (1.0 / raw_rate + 1.0 / tagger_rate) if raw_rate and tagger_rate else 0.0
+    return [
+        BenchResult.absolute("classifier: raw aiokafka pass-through", raw_rate, "items/s"),
+        BenchResult.absolute("classifier: pure tagger", tagger_rate, "docs/s"),
+        BenchResult.absolute("classifier: composed limit 1/(1/raw + 1/tagger)", limit, "items/s"),
+        BenchResult.against(
+            "classifier: stage through the broker",
+            stage_rate,
+            "items/s",
+            baseline="composed limit",
+            baseline_value=limit,
+            goal_ratio=GOAL_RATIO,
+        ),
+        BenchResult.absolute("classifier: worker RSS", rss, "MiB"),
+    ]
+
+
+def main() -> None:
+    bootstrap = os.environ.get("BW_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    for r in run(bootstrap, os.environ.get("BW_REDIS_URL", "redis://127.0.0.1:6379/0"), 120.0):
+        ratio = f"  ratio {r.ratio:.3f} vs {r.baseline} (goal {r.goal})" if r.ratio is not None else ""
+        print(f"{r.name}: {r.value:.4g} {r.unit}{ratio}")
+
+
+if __name__ == "__main__":
+    main()

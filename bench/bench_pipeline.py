@@ -1,0 +1,575 @@
+"""End to end: items offered at fixed rates, from replay to delivery at a local HTTP webhook.
+
+The classifier and the notifier run as real processes on the real broker and Redis, under a
+fresh namespace, with their own rules file: one ``any`` rule that turns every tagged event into
+an alert routed to a local HTTP sink (TCP_NODELAY). Items are produced the way ``borderwatch
+replay`` does (the ingest producer: ``acks=all``, idempotent), paced at each offered rate for a
+bounded phase. Per item we know the send time, the broker acknowledgement, ``tagged_at`` (read
+back from the tagged-events topic), the alert's ``fired_at`` and the arrival at the sink: the
+stage latencies published → ingested → tagged → alerted → delivered.
+
+Baseline, in the same run and at the same rates: a raw kafka-python produce → consume round trip
+on a topic of its own. Ratios (pipeline p99 / raw p99, pipeline throughput / raw throughput)
+are the machine-independent figures; the absolute goals (p99 ≤ 250 ms at 200 items/s, nothing
+lost, each service under 200 MB RSS) are reported beside them.
+
+Run: ``python -m bench.bench_pipeline [budget_s]`` (prints the results; latency samples go to
+``var/bench/pipeline_latencies.json``, which ``bench/plots.py`` draws).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import psutil  # type: ignore[import-untyped]
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import KafkaAdminClient
+
+from bench.bench_tagger import make_items
+from bench.report import BenchResult
+from schemas.codec import decode_as, encode
+from schemas.tagged_events import TaggedEventV1
+from schemas.topics import TopicKey, topic_name
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "var" / "bench"
+RATES = (100, 200, 500, 1000)
+GOAL_RATE = 200
+GOAL_P99_S = 0.25
+SUSTAINED_P99_S = 1.0
+RSS_LIMIT_MB = 200.0
+READY_MARKERS = {"classifier": "Ready", "notifier": "consuming"}
+STAGES = ("ingested", "tagged", "alerted", "delivered")
+RULES_YAML = """\
+version: 1
+rules:
+  - id: bench-every-item
+    title: Every item (benchmark)
+    type: any
+    severity: low
+    routes: [webhook]
+"""
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+class AlertSink:
+    """A local webhook that records, per item id, when its alert arrived and when it fired."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[str, float] = {}
+        self.fired: dict[str, float] = {}
+        self.duplicates = 0
+        self._lock = threading.Lock()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                at = _now()
+                sink.record(json.loads(body or b"null"), at)
+                self.send_response(200)
+                self.send_header("content-length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def get_request(self) -> tuple[socket.socket, Any]:
+                conn, addr = super().get_request()
+                # Without it, Nagle and delayed ACKs add ~40 ms to every small response.
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                return conn, addr
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="alert-sink", daemon=True)
+
+    def record(self, alert: Any, at: float) -> None:
+        if not isinstance(alert, dict):
+            return
+        fired = datetime.fromisoformat(str(alert.get("fired_at", "")).replace("Z", "+00:00")).timestamp()
+        with self._lock:
+            for event in alert.get("events") or []:
+                item = event.get("item_id")
+                if item in self.arrived:
+                    self.duplicates += 1
+                    continue
+                self.arrived[item] = at
+                self.fired[item] = fired
+
+    def count(self, ids: set[str]) -> int:
+        with self._lock:
+            return len(ids.intersection(self.arrived))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/hooks/bench"
+
+    def __enter__(self) -> AlertSink:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@dataclass
+class Service:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    peak_rss: int = 0
+
+    def sample_rss(self) -> None:
+        with suppress(psutil.Error):
+            self.peak_rss = max(self.peak_rss, psutil.Process(self.proc.pid).memory_info().rss)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def _service(name: str, env: dict[str, str], workdir: Path, timeout_s: float = 120.0) -> Iterator[Service]:
+    log_path = workdir / f"{name}.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", name],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    service = Service(name, proc, log_path)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while READY_MARKERS[name] not in log_path.read_text(errors="replace"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = log_path.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{name} did not start:\n{tail}")
+            time.sleep(0.2)
+        yield service
+    finally:
+        service.stop()
+
+
+@dataclass
+class Phase:
+    rate: int
+    duration_s: float
+    sent: dict[str, float] = field(default_factory=dict)
+    acked: dict[str, float] = field(default_factory=dict)
+    failed: int = 0
+
+
+def _offer(producer: KafkaProducer, topic: str, phase: Phase, make: Callable[[int, float], bytes]) -> None:
+    """Send ``phase.rate`` messages per second for ``phase.duration_s``, on a fixed schedule."""
+    lock = threading.Lock()
+    total = int(phase.rate * phase.duration_s)
+    start = time.monotonic()
+    for i in range(total):
+        delay = start + i / phase.rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        at = _now()
+        key = f"{i}"
+        phase.sent[key] = at
+
+        def acked(_: object, key: str = key) -> None:
+            with lock:
+                phase.acked[key] = _now()
+
+        def failed(_: object) -> None:
+            with lock:
+                phase.failed += 1
+
+        producer.send(topic, key=key.encode(), value=make(i, at)).add_callback(acked).add_errback(failed)
+    producer.flush(60)
+
+
+def _raw_round_trip(bootstrap: str, namespace: str, rate: int, duration_s: float) -> tuple[float, float]:
+    """Baseline: kafka-python produce → consume of small messages; (p99 seconds, messages/s)."""
+    topic = f"{namespace}.raw-baseline.{rate}"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        from kafka.admin import NewTopic
+
+        admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    finally:
+        admin.close()
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=10)
+    tp = TopicPartition(topic, 0)
+    consumer.assign([tp])
+    consumer.seek_to_beginning(tp)
+    arrived: dict[str, float] = {}
+    stop = threading.Event()
+
+    def consume() -> None:
+        while not stop.is_set():
+            for records in consumer.poll(timeout_ms=50).values():
+                at = _now()
+                for record in records:
+                    arrived[record.key.decode()] = at
+
+    reader = threading.Thread(target=consume, name="baseline-consumer", daemon=True)
+    reader.start()
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    phase = Phase(rate, duration_s)
+    payload = b"x" * 900  # about the size of an encoded item
+    try:
+        _offer(producer, topic, phase, lambda i, at: payload)
+        deadline = time.monotonic() + 15
+        while len(arrived) < len(phase.sent) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        reader.join(5)
+        producer.close(10)
+        consumer.close()
+    latencies = [arrived[k] - phase.sent[k] for k in phase.sent if k in arrived]
+    span = max(arrived.values(), default=0.0) - min(phase.sent.values(), default=0.0)
+    return _percentile(latencies, 0.99), len(arrived) / span if span > 0 else 0.0
+
+
+def _tagged_times(bootstrap: str, topic: str) -> dict[str, float]:
+    """item id → tagged_at for every tagged event on ``topic``."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        times: dict[str, float] = {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(consumer.position(tp) < ends[tp] for tp in tps):
+            for records in consumer.poll(timeout_ms=500, max_records=5000).values():
+                for record in records:
+                    event = decode_as(TaggedEventV1, record.value)
+                    times[event.item_id] = event.tagged_at.timestamp()
+        return times
+    finally:
+        consumer.close()
+
+
+def _cleanup(bootstrap: str, redis_url: str, namespace: str) -> None:
+    """Delete this run's topics and Redis keys (only ours: never a flush)."""
+    import redis
+
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        try:
+            ours = [t for t in admin.list_topics() if t.startswith(f"{namespace}.")]
+            if ours:
+                admin.delete_topics(ours)
+        finally:
+            admin.close()
+    except Exception as exc:  # best effort: leftovers only cost disk space
+        print(f"pipeline bench: could not delete topics: {type(exc).__name__}", file=sys.stderr)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"bw:{namespace}:*", count=1000))
+        for start in range(0, len(keys), 500):
+            client.delete(*keys[start : start + 500])
+    finally:
+        client.close()
+
+
+@dataclass
+class PhaseResult:
+    rate: int
+    duration_s: float
+    offered: int
+    delivered: int
+    throughput: float
+    p50: float
+    p99: float
+    stages: dict[str, list[float]]
+
+    @property
+    def lost(self) -> int:
+        return self.offered - self.delivered
+
+
+def _pipeline_phase(
+    producer: KafkaProducer,
+    bootstrap: str,
+    namespace: str,
+    sink: AlertSink,
+    services: list[Service],
+    rate: int,
+    duration_s: float,
+) -> PhaseResult:
+    topic = topic_name(TopicKey.RAW_ITEMS, namespace)
+    templates = make_items(200, seed=rate)
+    run_id = uuid.uuid4().hex[:8]
+    phase = Phase(rate, duration_s)
+
+    def make(i: int, at: float) -> bytes:
+        when = datetime.fromtimestamp(at, UTC)
+        item = templates[i % len(templates)].model_copy(
+            update={"id": f"{run_id}-{i}", "published_at": when, "ingested_at": when}
+        )
+        return encode(item)
+
+    sampler_stop = threading.Event()
+
+    def sample() -> None:
+        while not sampler_stop.wait(0.5):
+            for service in services:
+                service.sample_rss()
+
+    sampler = threading.Thread(target=sample, name="rss-sampler", daemon=True)
+    sampler.start()
+    try:
+        _offer(producer, topic, phase, make)
+        ids = {f"{run_id}-{k}" for k in phase.sent}
+        # Drain: wait while deliveries still make progress (bounded).
+        last, last_change = -1, time.monotonic()
+        drain_deadline = time.monotonic() + 60
+        while time.monotonic() - last_change < 10 and time.monotonic() < drain_deadline:
+            got = sink.count(ids)
+            if got == len(ids):
+                break
+            if got != last:
+                last, last_change = got, time.monotonic()
+            time.sleep(0.2)
+    finally:
+        sampler_stop.set()
+        sampler.join(2)
+    tagged = _tagged_times(bootstrap, topic_name(TopicKey.TAGGED_EVENTS, namespace))
+    stages: dict[str, list[float]] = {s: [] for s in STAGES}
+    end_to_end: list[float] = []
+    arrivals: list[float] = []
+    for key, sent in phase.sent.items():
+        item = f"{run_id}-{key}"
+        arrived = sink.arrived.get(item)
+        if arrived is None:
+            continue
+        arrivals.append(arrived)
+        end_to_end.append(arrived - sent)
+        acked, tagged_at, fired = phase.acked.get(key), tagged.get(item), sink.fired.get(item)
+        if acked is not None and tagged_at is not None and fired is not None:
+            stages["ingested"].append(acked - sent)
+            stages["tagged"].append(tagged_at - acked)
+            stages["alerted"].append(fired - tagged_at)
+            stages["delivered"].append(arrived - fired)
+    span = (max(arrivals) - min(phase.sent.values())) if arrivals else 0.0
+    return PhaseResult(
+        rate=rate,
+        duration_s=duration_s,
+        offered=len(phase.sent),
+        delivered=len(end_to_end),
+        throughput=len(end_to_end) / span if span > 0 else 0.0,
+        p50=_percentile(end_to_end, 0.5),
+        p99=_percentile(end_to_end, 0.99),
+        stages=stages,
+    )
+
+
+def _environment(
+    bootstrap: str, redis_url: str, namespace: str, workdir: Path, sink_url: str
+) -> dict[str, str]:
+    rules = workdir / "rules.yaml"
+    rules.write_text(RULES_YAML)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BW_")}
+    env.update(
+        {
+            "BW_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "BW_REDIS_URL": redis_url,
+            "BW_TOPIC_NAMESPACE": namespace,
+            "BW_LOG_LEVEL": "INFO",  # the start-up markers are INFO lines
+            "BW_CLASSIFIER_GROUP_ID": f"{namespace}-classifier",
+            "BW_CLASSIFIER_WEB_PORT": str(_free_port()),
+            "BW_CLASSIFIER_DATA_DIR": str(workdir / "classifier"),
+            "BW_NOTIFIER_GROUP_ID": f"{namespace}-notifier",
+            "BW_NOTIFIER_INSTANCE": f"{namespace}-n1",
+            "BW_NOTIFIER_CONSOLE": "false",
+            "BW_RULES_FILE": str(rules),
+            "BW_WEBHOOK_URL": sink_url,
+        }
+    )
+    return env
+
+
+def _phase_seconds(budget_s: float) -> float:
+    """Seconds per offered rate: what the budget leaves after start-up, baselines and drains."""
+    overhead = 60.0 + 12.0 * len(RATES)
+    return max(5.0, min(60.0, (budget_s - overhead) / (len(RATES) * 1.25)))
+
+
+def run(bootstrap: str, redis_url: str, budget_s: float = 240.0) -> list[BenchResult]:
+    """Measure the pipeline and the raw Kafka baseline at each rate of :data:`RATES`."""
+    namespace = f"bench-{uuid.uuid4().hex[:10]}"
+    duration = _phase_seconds(budget_s)
+    baseline_duration = max(3.0, duration / 4)
+    phases: list[PhaseResult] = []
+    baselines: dict[int, tuple[float, float]] = {}
+    services: list[Service] = []
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bw-bench-")))
+        stack.callback(_cleanup, bootstrap, redis_url, namespace)
+        sink = stack.enter_context(AlertSink())
+        env = _environment(bootstrap, redis_url, namespace, workdir, sink.url)
+        services.append(stack.enter_context(_service("classifier", env, workdir)))
+        services.append(stack.enter_context(_service("notifier", env, workdir)))
+        from services.ingest.app import IngestSettings, create_producer
+
+        producer = create_producer(
+            IngestSettings(kafka_bootstrap_servers=bootstrap, topic_namespace=namespace)
+        )
+        stack.callback(producer.close, 10)
+        for rate in RATES:
+            baselines[rate] = _raw_round_trip(bootstrap, namespace, rate, baseline_duration)
+            result = _pipeline_phase(producer, bootstrap, namespace, sink, services, rate, duration)
+            phases.append(result)
+            print(
+                f"   pipeline {rate}/s for {duration:.0f}s: delivered {result.delivered}/{result.offered}, "
+                f"{result.throughput:.0f}/s, p50 {result.p50 * 1000:.0f} ms, p99 {result.p99 * 1000:.0f} ms",
+                flush=True,
+            )
+            if result.lost or result.p99 > 5 * SUSTAINED_P99_S:
+                break  # the stack is saturated: higher rates only pile up a backlog
+        duplicates = sink.duplicates
+    _write_samples(phases)
+    return _results(phases, baselines, services, duration, duplicates)
+
+
+def _write_samples(phases: list[PhaseResult]) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    data = {
+        "stages": list(STAGES),
+        "phases": [{"rate": p.rate, "duration_s": p.duration_s, "stages": p.stages} for p in phases],
+    }
+    (OUT / "pipeline_latencies.json").write_text(json.dumps(data))
+
+
+def _results(
+    phases: list[PhaseResult],
+    baselines: dict[int, tuple[float, float]],
+    services: list[Service],
+    duration: float,
+    duplicates: int,
+) -> list[BenchResult]:
+    results: list[BenchResult] = []
+    for p in phases:
+        base_p99, base_rate = baselines[p.rate]
+        results += [
+            BenchResult.against(
+                f"pipeline_{p.rate}_throughput",
+                p.throughput,
+                "items/s",
+                baseline=f"raw kafka-python produce->consume at {p.rate}/s",
+                baseline_value=base_rate,
+                goal_ratio=0.95,
+            ),
+            BenchResult.against(
+                f"pipeline_{p.rate}_p99_latency",
+                p.p99,
+                "s",
+                baseline=f"raw kafka-python produce->consume p99 at {p.rate}/s",
+                baseline_value=base_p99,
+            ),
+            BenchResult.absolute(f"pipeline_{p.rate}_p50_latency", p.p50, "s"),
+            BenchResult.absolute(f"pipeline_{p.rate}_lost", p.lost, "items", goal="0", met=p.lost == 0),
+        ]
+        for stage in STAGES:
+            results.append(
+                BenchResult.absolute(
+                    f"pipeline_{p.rate}_stage_{stage}_p99", _percentile(p.stages[stage], 0.99), "s"
+                )
+            )
+    at_goal = next((p for p in phases if p.rate == GOAL_RATE), None)
+    if at_goal is not None:
+        results.append(
+            BenchResult.absolute(
+                f"pipeline_p99_at_{GOAL_RATE}_per_s",
+                at_goal.p99,
+                "s",
+                goal=f"<= {GOAL_P99_S} s replay to delivery, 0 lost",
+                met=at_goal.p99 <= GOAL_P99_S and at_goal.lost == 0,
+            )
+        )
+    sustained = [
+        p.rate for p in phases if p.lost == 0 and p.p99 < SUSTAINED_P99_S and p.throughput >= 0.95 * p.rate
+    ]
+    results.append(
+        BenchResult.absolute(
+            "pipeline_max_sustained_rate",
+            max(sustained, default=0),
+            "items/s",
+            goal=f"highest offered rate held {duration:.0f}s with p99 < {SUSTAINED_P99_S:g} s, 0 lost"
+            + ("" if duration >= 60 else " (a minute needs a budget of about 400 s)"),
+        )
+    )
+    results.append(
+        BenchResult.absolute(
+            "pipeline_duplicate_deliveries", duplicates, "alerts", goal="0", met=duplicates == 0
+        )
+    )
+    for service in services:
+        mb = service.peak_rss / 1e6
+        results.append(
+            BenchResult.absolute(
+                f"pipeline_rss_{service.name}", mb, "MB", goal=f"< {RSS_LIMIT_MB:g} MB", met=mb < RSS_LIMIT_MB
+            )
+        )
+    return results
+
+
+def main() -> None:
+    budget = float(sys.argv[1]) if len(sys.argv) > 1 else 240.0
+    results = run("127.0.0.1:9092", "redis://127.0.0.1:6379/0", budget)
+    for r in results:
+        ratio = f"  ratio {r.ratio:.3f} vs {r.baseline_value:.4g}" if r.ratio is not None else ""
+        met = "" if r.met is None else f"  goal {r.goal}: {'met' if r.met else 'NOT met'}"
+        print(f"{r.name:<40} {r.value:12.4g} {r.unit}{ratio}{met}")
+    from bench.plots import draw_latencies
+
+    print(f"wrote {draw_latencies(OUT)}")
+
+
+if __name__ == "__main__":
+    main()
