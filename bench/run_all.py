@@ -42,6 +42,13 @@ def modules(only: list[str]) -> list[str]:
     return [n for n in names if not only or n.removeprefix("bench_") in only]
 
 
+def _weight(name: str) -> float:
+    try:
+        return float(getattr(importlib.import_module(f"bench.{name}"), "BUDGET_WEIGHT", 1.0))
+    except Exception:
+        return 1.0  # reported when the module is run
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--budget", type=float, default=480.0, help="seconds for all benchmarks together")
@@ -54,8 +61,11 @@ def main() -> int:
     failed: list[str] = []
     deadline = time.monotonic() + args.budget
     try:
+        # A module may ask for a larger share of the budget with BUDGET_WEIGHT (default 1).
+        weights = {name: _weight(name) for name in names}
         for index, name in enumerate(names):
-            share = max(10.0, (deadline - time.monotonic()) / (len(names) - index))
+            remaining = sum(weights[n] for n in names[index:])
+            share = max(10.0, (deadline - time.monotonic()) * weights[name] / remaining)
             print(f"== {name} (budget {share:.0f}s)", flush=True)
             began = time.monotonic()
             try:
@@ -85,6 +95,11 @@ def main() -> int:
             )
     path = write_report(results, OUT)
     print(f"wrote {path} and {OUT / 'report.md'}")
+    from bench.plots import draw_latencies
+
+    plot = draw_latencies(OUT)
+    if plot is not None:
+        print(f"wrote {plot}")
     if failed:
         print(f"benchmarks that failed: {', '.join(failed)}", file=sys.stderr)
         return 1

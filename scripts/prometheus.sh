@@ -19,7 +19,7 @@
 #   BW_PROMETHEUS_START_TIMEOUT    seconds to wait for readiness               (default 60)
 #   BW_INGEST_API_PORT, BW_CLASSIFIER_WEB_PORT, BW_NOTIFIER_API_PORT
 #                                  where the services serve /metrics on 127.0.0.1 (the same
-#                                  variables the services read; defaults 8088, 6066, 8089)
+#                                  variables the services read; defaults 8088, 6066, 8082)
 #
 # Prometheus never inherits the caller's stdin/stdout/stderr: a background process holding CI's
 # output pipe open would keep the CI step from ever finishing.
@@ -40,7 +40,7 @@ RETENTION=${BW_PROMETHEUS_RETENTION:-2d}
 START_TIMEOUT=${BW_PROMETHEUS_START_TIMEOUT:-60}
 INGEST_PORT=${BW_INGEST_API_PORT:-8088}
 CLASSIFIER_PORT=${BW_CLASSIFIER_WEB_PORT:-6066}
-NOTIFIER_PORT=${BW_NOTIFIER_API_PORT:-8089}
+NOTIFIER_PORT=${BW_NOTIFIER_API_PORT:-8082}
 
 log() { printf 'prometheus: %s\n' "$*"; }
 die() { printf 'prometheus: error: %s\n' "$*" >&2; exit 1; }

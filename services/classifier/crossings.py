@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from schemas.common import CrossingState, Region
-from services.classifier.document import Doc, hit_before, inside, tok, tok_end
+from services.classifier.document import Doc, before_hit, inside, tok, tok_end
 from services.classifier.gazetteer import Mention, PlaceIndex, region_of
 from services.classifier.matcher import Hit
 from services.classifier.sentences import Sentence
@@ -111,10 +111,10 @@ class CrossingAnalyser:
         opened = []
         for h in groups("clo.opened"):
             i, j = tok(sent, h), tok_end(sent, h)
-            toks = sent.tokens
-            if j < len(toks) and toks[j].text == "fire":
+            toks = sent.words
+            if j < len(toks) and toks[j] == "fire":
                 continue
-            if any(t.text in _FUTURE for t in toks[max(0, i - 2) : i]):
+            if any(t in _FUTURE for t in toks[max(0, i - 2) : i]):
                 continue
             opened.append(h)
         closed: list[Hit] = []
@@ -124,12 +124,11 @@ class CrossingAnalyser:
             for h in hits:
                 if inside(h, hits):
                     continue
-                i = tok(sent, h)
-                if hit_before(sent, i, "shared.hypotheticals", 5) or hit_before(
-                    sent, i, "shared.negations", 2
+                if before_hit(sent, h, "shared.hypotheticals", 5) or before_hit(
+                    sent, h, "shared.negations", 2
                 ):
                     continue
-                if opened and hit_before(sent, i, "clo.prior", 6, clause=False):
+                if opened and before_hit(sent, h, "clo.prior", 6, clause=False):
                     continue
                 bucket.append(h)
         restricted = False
@@ -153,15 +152,16 @@ class CrossingAnalyser:
     # -- route mentions -------------------------------------------------------------------------
     def _generic(self, sent: Sentence) -> list[str]:
         kinds: list[str] = []
-        toks = sent.tokens
         hits = sent.groups("clo.routes")
         for h in hits:
             if inside(h, hits):
                 continue
             word = sent.low[h.start : h.end]
-            j = tok_end(sent, h)
-            if word in ("border", "borders") and j < len(toks) and toks[j].text in _NOT_A_ROUTE_AFTER:
-                continue
+            if word in ("border", "borders"):
+                j = tok_end(sent, h)
+                toks = sent.words
+                if j < len(toks) and toks[j] in _NOT_A_ROUTE_AFTER:
+                    continue
             kinds.append(self._kinds.get(word, "crossing"))
         return kinds
 
@@ -188,19 +188,21 @@ class CrossingAnalyser:
                     continue
                 region = self._region_in(found.start(), found.end(), mentions)
                 out.append((fmt.format(*found.groups()), "road", region))
-        toks = sent.tokens if ("airspace" in low or "ports" in low) else []
+        toks = sent.words if ("airspace" in low or "ports" in low) else []
         for k, t in enumerate(toks):
-            if t.text not in ("airspace", "ports") or k == 0:
+            if t not in ("airspace", "ports") or k == 0:
                 continue
             owner: Mention | None = None
             prev = toks[k - 1]
-            if prev.text == "its":
-                owner = countries[0] if countries and countries[0].hit.start < prev.start else None
+            prev_start = sent.token_start(k - 1)
+            if prev == "its":
+                owner = countries[0] if countries and countries[0].hit.start < prev_start else None
             else:
-                owner = next((c for c in countries if c.hit.end == prev.end), None)
+                prev_end = prev_start + len(prev)
+                owner = next((c for c in countries if c.hit.end == prev_end), None)
             if owner is not None:
                 adj = owner.entry.adjectives[0] if owner.entry.adjectives else owner.entry.name
-                out.append((f"{adj} {t.text}", t.text, region_of(owner.entry)))
+                out.append((f"{adj} {t}", t, region_of(owner.entry)))
         for pair in _PAIR.finditer(low) if " with " in low else ():
             first = countries[0] if countries and countries[0].hit.start < pair.start() else None
             second = next((c for c in countries if c.hit.start >= pair.end()), None)

@@ -44,35 +44,46 @@ def hit_before(sent: Sentence, index: int, group: str, window: int, *, clause: b
 
     With ``clause`` the search stops at clause punctuation and contrastive conjunctions.
     """
+    hits = sent.groups(group)
+    if not hits:
+        return None
     lo = max(0, index - window)
     if clause:
-        toks = sent.tokens
+        words = sent.words
         for k in range(index - 1, lo - 1, -1):
-            if toks[k].text in CLAUSE_STOPS:
+            if words[k] in CLAUSE_STOPS:
                 lo = k + 1
                 break
     best: Hit | None = None
-    for h in sent.hits:
-        if h.group == group:
-            k = sent.token_at(h.start)
-            if lo <= k < index:
-                best = h
+    for h in hits:
+        k = sent.token_at(h.start)
+        if lo <= k < index:
+            best = h
     return best
+
+
+def before_hit(sent: Sentence, hit: Hit, group: str, window: int, *, clause: bool = True) -> Hit | None:
+    """:func:`hit_before` the token where ``hit`` starts; the sentence is tokenised only if needed."""
+    if not sent.groups(group):
+        return None
+    return hit_before(sent, sent.token_at(hit.start), group, window, clause=clause)
 
 
 def hit_after(sent: Sentence, index: int, group: str, window: int) -> Hit | None:
     """A hit of ``group`` starting at or within ``window`` tokens after token ``index``."""
-    for h in sent.hits:
-        if h.group == group:
-            k = sent.token_at(h.start)
-            if index <= k <= index + window:
-                return h
+    for h in sent.groups(group):
+        k = sent.token_at(h.start)
+        if index <= k <= index + window:
+            return h
     return None
 
 
 def old_year(sent: Sentence, year: int) -> bool:
     """The sentence names a calendar year before the item's own year."""
-    return any(int(m.group(1)) < year for m in _YEAR.finditer(sent.text))
+    text = sent.text
+    if "19" not in text and "20" not in text:
+        return False
+    return any(int(m.group(1)) < year for m in _YEAR.finditer(text))
 
 
 def inside(hit: Hit, spans: list[Hit]) -> bool:

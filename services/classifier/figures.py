@@ -14,7 +14,7 @@ from typing import Literal
 from services.classifier.document import Doc, hit_before, inside, old_year, tok, tok_end
 from services.classifier.matcher import Hit
 from services.classifier.numbers import NumberReader, Quantity
-from services.classifier.sentences import Sentence, Token
+from services.classifier.sentences import Sentence
 from services.classifier.taxonomy import Taxonomy
 
 Kind = Literal["killed", "injured", "civilians_killed"]
@@ -97,9 +97,9 @@ class CasualtyAnalyser:
 
     def _hit_usable(self, sent: Sentence, hit: Hit, title_has_casualty: bool) -> bool:
         i = tok(sent, hit)
-        toks = sent.tokens
+        toks = sent.words
         if sent.low[hit.start : hit.end] == "dead" and i + 1 < len(toks):
-            nxt = toks[i + 1].text
+            nxt = toks[i + 1]
             if nxt.isalpha() and nxt not in _AFTER_PREDICATE:
                 return False  # attributive: "the bodies of dead hostages"
         if hit_before(sent, i, "shared.negations", 6) is not None or _denied(sent, i):
@@ -114,18 +114,18 @@ class CasualtyAnalyser:
             and hit_before(sent, i, "cas.prior_event", 10, clause=False) is not None
         )
 
-    def _metaphor_object(self, toks: list[Token], j: int) -> bool:
+    def _metaphor_object(self, toks: list[str], j: int) -> bool:
         """'killing (our / the) business': the object is not a person."""
         for k in range(j, min(len(toks), j + 3)):
-            if toks[k].text in self._metaphor_objects:
+            if toks[k] in self._metaphor_objects:
                 return True
-            if toks[k].text not in _DETERMINERS:
+            if toks[k] not in _DETERMINERS:
                 return False
         return False
 
-    def _is_total(self, toks: list[Token], q: Quantity) -> bool:
+    def _is_total(self, toks: list[str], q: Quantity) -> bool:
         """'eight people lost their lives in all': a figure followed closely by a totals phrase."""
-        texts = [t.text for t in toks[q.end : q.end + 8]]
+        texts = toks[q.end : q.end + 8]
         for k in range(len(texts)):
             if texts[k] in (",", ";", "."):
                 return False
@@ -135,9 +135,9 @@ class CasualtyAnalyser:
         return False
 
     # -- figures -----------------------------------------------------------------------------
-    def _backward(self, toks: list[Token], lo: int, v: int) -> Quantity | None:
+    def _backward(self, toks: list[str], lo: int, v: int) -> Quantity | None:
         for k in range(lo, v):
-            if toks[k].text == "among":
+            if toks[k] == "among":
                 q = self._reader.read(toks, k + 1)
                 if q is not None and q.value is not None:
                     return Quantity(q.value, q.start, q.end, among=True)
@@ -146,41 +146,41 @@ class CasualtyAnalyser:
             if q is not None:
                 return q
         for k in range(lo, v):
-            if toks[k].text in self._persons:
+            if toks[k] in self._persons:
                 return self._coordinated(toks, k, v)
         return None
 
-    def _coordinated(self, toks: list[Token], k: int, v: int) -> Quantity:
+    def _coordinated(self, toks: list[str], k: int, v: int) -> Quantity:
         """'a woman and a child': singular persons joined by 'and' count one each."""
         count, end, j = 1, k + 1, k + 1
-        while j + 2 < v and toks[j].text == "and" and toks[j + 1].text in ("a", "an", "one"):
-            if toks[j + 2].text not in self._persons:
+        while j + 2 < v and toks[j] == "and" and toks[j + 1] in ("a", "an", "one"):
+            if toks[j + 2] not in self._persons:
                 break
             count, end, j = count + 1, j + 3, j + 3
         return Quantity(count, k, end, implicit=True)
 
     def _window_start(self, sent: Sentence, v: int, casualty_tokens: set[int]) -> int:
-        toks = sent.tokens
+        toks = sent.words
         lo = max(0, v - 16)
         for k in range(v - 1, lo - 1, -1):
-            if toks[k].text in _BOUNDARY:
+            if toks[k] in _BOUNDARY:
                 return k + 1
             if k in casualty_tokens:
                 # "toll at least 12, more than two dozen hurt": the first figure belongs to the
                 # earlier casualty word, the one after the comma to this one.
                 for c in range(v - 1, k, -1):
-                    if toks[c].text == ",":
+                    if toks[c] == ",":
                         return c + 1 if self._reader.read(toks, c + 1) is not None else k + 1
                 return k + 1
         return lo
 
     def _figure(self, sent: Sentence, hit: Hit, casualty_tokens: set[int]) -> Quantity | None:
-        toks = sent.tokens
+        toks = sent.words
         v, ve = tok(sent, hit), tok_end(sent, hit)
         word = sent.low[hit.start : hit.end]
         if hit.group == "cas.toll":
             return self._reader.find_after(toks, ve, 10)
-        passive = v > 0 and toks[v - 1].text in _BE
+        passive = v > 0 and toks[v - 1] in _BE
         if not passive and word in _OBJECT_VERBS:
             q = self._reader.read(toks, ve)
             if q is not None:
@@ -193,22 +193,22 @@ class CasualtyAnalyser:
             return ahead
         if q is None and not passive and word in _OBJECT_VERBS:
             for k in (ve, ve + 1):
-                if k < len(toks) and toks[k].text in self._persons:
+                if k < len(toks) and toks[k] in self._persons:
                     return self._coordinated(toks, k, len(toks))
         return q
 
     def _civilians_count(self, sent: Sentence, hit: Hit, casualty_tokens: set[int]) -> int | None:
-        toks = sent.tokens
+        toks = sent.words
         v, ve = tok(sent, hit), tok_end(sent, hit)
         lo = self._window_start(sent, v, casualty_tokens)
         stop = min(len(toks), ve + 20)
         for k in list(range(lo, v)) + list(range(ve, stop)):
-            if toks[k].text == ";":
+            if toks[k] == ";":
                 break
             q = self._reader.read(toks, k)
             if q is None or q.value is None:
                 continue
-            rest = [t.text for t in toks[q.end : q.end + 3]]
+            rest = toks[q.end : q.end + 3]
             if rest[:1] and rest[0] in self._civilians:
                 return q.value
             if rest == ["of", "them", "civilians"]:
@@ -248,7 +248,7 @@ class CasualtyAnalyser:
                 if q is not None:
                     level = (
                         LEVEL_TOLL
-                        if hit.group == "cas.toll" or self._is_total(sent.tokens, q)
+                        if hit.group == "cas.toll" or self._is_total(sent.words, q)
                         else LEVEL_AMONG
                         if q.among
                         else LEVEL_IMPLICIT
@@ -284,8 +284,8 @@ def _denied(sent: Sentence, index: int) -> bool:
         k = tok_end(sent, d)
         if k > index:
             continue
-        toks = sent.tokens
-        if any(t.text in (";", "but") for t in toks[k:index]):
+        toks = sent.words
+        if any(t in (";", "but") for t in toks[k:index]):
             continue
         claim = next((c for c in sent.groups("shared.claim_nouns") if c.start >= d.end), None)
         if claim is not None and tok(sent, claim) <= min(index, k + 3):

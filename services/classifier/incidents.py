@@ -20,7 +20,7 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from schemas.common import CrossingState, Label, Region, Severity, severity_rank
 from schemas.incidents import FigureReconciliation, IncidentChange, IncidentV1
@@ -28,27 +28,43 @@ from schemas.tagged_events import TaggedEventV1
 
 _FIGURES = ("killed", "injured", "civilians_killed")
 _SPECIFIC_KINDS = ("crossing", "district", "city", "province")
-MAX_REPORTS = 200  # reports kept per incident; later ones still count in report_count
+RECENT_IDS = 200  # event ids kept per incident to recognise a redelivery
 _MAX_LISTED = 50
 
 
-class Report(BaseModel):
-    """What an incident keeps of one tagged event."""
+class FigureState(BaseModel):
+    """One figure: each outlet's latest stated value, and the latest stated value overall."""
 
-    model_config = ConfigDict(frozen=True)
+    by_source: dict[str, tuple[float, int]] = Field(default_factory=dict)  # source → (published, value)
+    latest: tuple[float, str, int] | None = None  # (published, event id, value)
 
-    event_id: str
-    source: str
-    story_id: str
-    published_at: datetime
-    killed: int | None = None
-    injured: int | None = None
-    civilians_killed: int | None = None
-    crossing_state: CrossingState | None = None
+    def add(self, source: str, published: float, event_id: str, value: int | None) -> None:
+        if value is None:
+            return
+        known = self.by_source.get(source)
+        if known is None or published >= known[0]:
+            self.by_source[source] = (published, value)
+        if self.latest is None or (published, event_id) >= self.latest[:2]:
+            self.latest = (published, event_id, value)
+
+    def reconcile(self) -> FigureReconciliation:
+        if self.latest is None:
+            return FigureReconciliation()
+        values = [v for _, v in self.by_source.values()]
+        return FigureReconciliation(
+            lowest=min(values),
+            highest=max(values),
+            latest=self.latest[2],
+            by_source={s: v for s, (_, v) in self.by_source.items()},
+        )
 
 
 class IncidentState(BaseModel):
-    """The stored state of one incident (not a topic model: it never leaves the classifier)."""
+    """The stored state of one incident (not a topic model: it never leaves the classifier).
+
+    Every part is updated in place per report, so applying an event costs the same for the
+    first report as for the hundredth.
+    """
 
     incident_id: str
     label: Label
@@ -58,7 +74,32 @@ class IncidentState(BaseModel):
     severity: Severity
     revision: int = 0
     report_count: int = 0
-    reports: list[Report] = Field(default_factory=list)
+    recent_event_ids: list[str] = Field(default_factory=list)  # for redelivery, the last RECENT_IDS
+    first_published_at: datetime | None = None
+    last_published_at: datetime | None = None
+    crossing_state: tuple[float, str, CrossingState] | None = None
+    sources: list[str] = Field(default_factory=list)
+    story_ids: list[str] = Field(default_factory=list)
+    links: dict[str, str] = Field(default_factory=dict)  # union-find over "o:<outlet>" and "s:<story>"
+    figures: dict[str, FigureState] = Field(default_factory=lambda: {f: FigureState() for f in _FIGURES})
+
+    def _find(self, node: str) -> str:
+        parent = self.links
+        root = parent.setdefault(node, node)
+        while parent[root] != root:
+            root = parent[root]
+        while parent[node] != root:  # path compression keeps later finds short
+            parent[node], node = root, parent[node]
+        return root
+
+    def link(self, source: str, story: str) -> None:
+        a, b = self._find("o:" + source), self._find("s:" + story)
+        if a != b:
+            self.links[a] = b
+
+    def independent_sources(self) -> int:
+        """Groups of reports linked by a shared outlet or a shared story."""
+        return len({self._find("o:" + s) for s in self.sources})
 
 
 @dataclass(frozen=True)
@@ -85,46 +126,38 @@ def incident_places(event: TaggedEventV1, label: Label) -> list[str]:
     return [event.region.value]
 
 
-def _crossing_state(event: TaggedEventV1, place: str) -> CrossingState | None:
-    return next((c.state for c in event.crossings if c.name == place), None)
-
-
-def independent_sources(reports: list[Report]) -> int:
-    """Connected groups of reports, linking those from the same outlet or of the same story."""
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for r in reports:
-        a, b = find("o:" + r.source), find("s:" + r.story_id)
-        if a != b:
-            parent[a] = b
-    return len({find("o:" + r.source) for r in reports})
-
-
-def reconcile(reports: list[Report], figure: str) -> FigureReconciliation:
-    stated = sorted(
-        ((r.published_at, r.event_id, r.source, getattr(r, figure)) for r in reports),
-        key=lambda t: (t[0], t[1]),
-    )
-    stated = [t for t in stated if t[3] is not None]
-    if not stated:
-        return FigureReconciliation()
-    by_source = {source: value for _, _, source, value in stated}  # later reports overwrite
-    values = list(by_source.values())
-    return FigureReconciliation(
-        lowest=min(values), highest=max(values), latest=stated[-1][3], by_source=by_source
-    )
+def add_report(state: IncidentState, event: TaggedEventV1, story: str) -> None:
+    """Count one new report in ``state`` (the caller checked that it is new)."""
+    published = event.published_at
+    ts = published.timestamp()
+    state.report_count += 1
+    state.revision += 1
+    state.recent_event_ids = [*state.recent_event_ids[-(RECENT_IDS - 1) :], event.event_id]
+    if state.first_published_at is None or published < state.first_published_at:
+        state.first_published_at = published
+    if state.last_published_at is None or published > state.last_published_at:
+        state.last_published_at = published
+    if severity_rank(event.severity) > severity_rank(state.severity):
+        state.severity = event.severity
+    if event.source not in state.sources:
+        state.sources.append(event.source)
+    if story not in state.story_ids:
+        state.story_ids.append(story)
+    state.link(event.source, story)
+    if state.label is Label.CLOSURE:
+        crossing = next((c.state for c in event.crossings if c.name == state.place), None)
+        if crossing is not None and (
+            state.crossing_state is None or (ts, event.event_id) >= state.crossing_state[:2]
+        ):
+            state.crossing_state = (ts, event.event_id, crossing)
+    if state.label is Label.CASUALTIES:
+        for f in _FIGURES:
+            state.figures[f].add(event.source, ts, event.event_id, getattr(event.figures, f))
 
 
 def render(state: IncidentState, changes: list[IncidentChange], event_id: str, now: datetime) -> IncidentV1:
-    reports = state.reports
-    ordered = sorted(reports, key=lambda r: (r.published_at, r.event_id))
-    states = [r for r in ordered if r.crossing_state is not None]
+    if state.first_published_at is None or state.last_published_at is None:
+        raise ValueError("an incident without reports cannot be rendered")
     return IncidentV1(
         incident_id=state.incident_id,
         revision=state.revision,
@@ -134,16 +167,16 @@ def render(state: IncidentState, changes: list[IncidentChange], event_id: str, n
         day=state.day,
         region=state.region,
         severity=state.severity,
-        crossing_state=states[-1].crossing_state if states else None,
-        first_published_at=ordered[0].published_at,
-        last_published_at=ordered[-1].published_at,
+        crossing_state=None if state.crossing_state is None else state.crossing_state[2],
+        first_published_at=state.first_published_at,
+        last_published_at=state.last_published_at,
         updated_at=now,
         report_count=state.report_count,
-        source_count=independent_sources(reports),
-        sources=list(dict.fromkeys(r.source for r in ordered))[:_MAX_LISTED],
-        story_ids=list(dict.fromkeys(r.story_id for r in ordered))[:_MAX_LISTED],
+        source_count=state.independent_sources(),
+        sources=state.sources[:_MAX_LISTED],
+        story_ids=state.story_ids[:_MAX_LISTED],
         latest_event_id=event_id,
-        **{f: reconcile(reports, f) for f in _FIGURES},
+        **{f: state.figures[f].reconcile() for f in _FIGURES},
     )
 
 
@@ -177,12 +210,17 @@ class IncidentBook:
         self.store = store
         self.config = config or IncidentConfig()
         self._days: dict[str, date] = {}  # incident id → day, for expiry without decoding the store
+        # Decoded states and their last rendering: the store is written on every change, read once.
+        self._states: dict[str, IncidentState] = {}
+        self._rendered: dict[str, IncidentV1] = {}
         self._newest_day: date | None = None
         self._expired_for: date | None = None
 
     def rebuild(self) -> int:
         """Re-read the store (after a restart) so that expiry knows every incident; returns the count."""
         self._days = {}
+        self._states = {}
+        self._rendered = {}
         for key, raw in list(self.store.items()):
             if raw is not None:
                 self._note_day(key, IncidentState.model_validate_json(raw).day)
@@ -204,8 +242,11 @@ class IncidentBook:
         self, event: TaggedEventV1, label: Label, place: str, day: date, story: str, now: datetime
     ) -> IncidentV1:
         key = incident_id(label, place, day)
-        raw = self.store.get(key)
-        if raw is None:
+        state: IncidentState | None = self._states.get(key)
+        if state is None:
+            raw = self.store.get(key)
+            state = None if raw is None else IncidentState.model_validate_json(raw)
+        if state is None:
             state = IncidentState(
                 incident_id=key,
                 label=label,
@@ -216,26 +257,14 @@ class IncidentBook:
             )
             before = None
         else:
-            state = IncidentState.model_validate_json(raw)
-            before = render(state, [], "", now)
-            if any(r.event_id == event.event_id for r in state.reports):
+            before = self._rendered.get(key) or render(state, [], "", now)
+            if event.event_id in state.recent_event_ids:
                 return before.model_copy(update={"latest_event_id": event.event_id})
-        report = Report(
-            event_id=event.event_id,
-            source=event.source,
-            story_id=story,
-            published_at=event.published_at,
-            crossing_state=_crossing_state(event, place) if label is Label.CLOSURE else None,
-            **({f: getattr(event.figures, f) for f in _FIGURES} if label is Label.CASUALTIES else {}),
-        )
-        if len(state.reports) < MAX_REPORTS:
-            state.reports.append(report)
-        state.report_count += 1
-        state.revision += 1
-        if severity_rank(event.severity) > severity_rank(state.severity):
-            state.severity = event.severity
+        add_report(state, event, story)
         after = render(state, [], event.event_id, now)
         self.store[key] = state.model_dump_json().encode()
+        self._states[key] = state
+        self._rendered[key] = after
         self._note_day(key, min(day, now.date()))
         return after.model_copy(update={"changes": _changes(before, after)})
 
@@ -252,4 +281,6 @@ class IncidentBook:
         horizon = self._newest_day - self.config.retention
         for key in [k for k, d in self._days.items() if d < horizon]:
             del self._days[key]
+            self._states.pop(key, None)
+            self._rendered.pop(key, None)
             self.store.pop(key, None)

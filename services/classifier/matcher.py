@@ -55,38 +55,44 @@ class PhraseMatcher:
     def build(self) -> None:
         self._automaton = ahocorasick.Automaton()
         for key, payload in self._payloads.items():
-            # (length, ((order, group, ref), ...)): ``order`` keeps a phrase's groups in the
-            # order they were added when hits are sorted as plain tuples.
-            entries = tuple((k, group, ref) for k, (group, ref) in enumerate(payload))
-            self._automaton.add_word(key, (len(key), entries))
+            self._automaton.add_word(key, (len(key) - 1, tuple(payload)))
         if self._payloads:
             self._automaton.make_automaton()
         self._built = True
 
-    def scan(self, low: str) -> list[tuple[int, int, int, str, int]]:
-        """Whole-word hits of an already normalised text as ``(start, -end, order, group, ref)``.
+    def find(self, low: str) -> list[Hit]:
+        """Scan an already normalised text; hits sorted by start then longest first.
 
-        Sorted by start, then longest first, then registration order: the order of :meth:`find`.
+        Hits of one phrase in several groups keep the order in which the groups were added.
         """
         if not self._built:
             self.build()
         if not self._payloads:
             return []
-        out: list[tuple[int, int, int, str, int]] = []
-        add = out.append
+        hits: list[Hit] = []
+        add = hits.append
+        new = tuple.__new__
         last = len(low) - 1
-        for end_idx, (length, entries) in self._automaton.iter(low):
-            start = end_idx - length + 1
+        in_order = True
+        prev_start = prev_end = -1
+        for end_idx, (span, payload) in self._automaton.iter(low):
+            start = end_idx - span
             if start > 0 and low[start - 1].isalnum():
                 continue
-            if end_idx < last and low[end_idx + 1].isalnum():
+            end = end_idx + 1
+            if end_idx < last and low[end].isalnum():
                 continue
-            neg_end = -end_idx - 1
-            for order, group, ref in entries:
-                add((start, neg_end, order, group, ref))
-        out.sort()
-        return out
+            # The automaton reports hits by end; overlapping phrases ("death toll", "toll") can
+            # come out of start order, which is rare enough to sort only then.
+            if start < prev_start or (start == prev_start and end > prev_end):
+                in_order = False
+            prev_start, prev_end = start, end
+            for group, ref in payload:
+                add(new(Hit, (start, end, group, ref)))
+        if not in_order:
+            hits.sort(key=_start_longest_first)  # stable: a phrase's groups keep their order
+        return hits
 
-    def find(self, low: str) -> list[Hit]:
-        """Scan an already normalised text; hits sorted by start then longest first."""
-        return [Hit(s, -e, g, r) for s, e, _, g, r in self.scan(low)]
+
+def _start_longest_first(hit: Hit) -> tuple[int, int]:
+    return hit.start, -hit.end

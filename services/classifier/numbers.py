@@ -1,11 +1,9 @@
-"""Reading quantities ("at least 12", "two dozen", "between 15 and 20") from tokens."""
+"""Reading quantities ("at least 12", "two dozen", "between 15 and 20") from token texts."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-
-from services.classifier.sentences import Token
 
 _UNITS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -80,14 +78,14 @@ class NumberReader:
         self._vague = frozenset(v.lower() for v in vague)
         self._extra = {k.lower(): v for k, v in extra.items()}
 
-    def _atom(self, toks: list[Token], i: int) -> tuple[int | None, int, bool] | None:
+    def _atom(self, toks: list[str], i: int) -> tuple[int | None, int, bool] | None:
         """(value, next index, vague) for a bare number at ``i``."""
         if i >= len(toks):
             return None
-        w = toks[i].text
-        nxt = toks[i + 1].text if i + 1 < len(toks) else ""
+        w = toks[i]
+        nxt = toks[i + 1] if i + 1 < len(toks) else ""
         if w[0].isdigit():
-            if nxt in _UNITS_AFTER or (i > 0 and toks[i - 1].text in {"$", "g", "no"}):
+            if nxt in _UNITS_AFTER or (i > 0 and toks[i - 1] in {"$", "g", "no"}):
                 return None
             try:
                 value = int(float(w.replace(",", "")))
@@ -100,7 +98,7 @@ class NumberReader:
             return value, j, False
         if w in ("a", "an") and nxt == "dozen":
             return 12, i + 2, False
-        if w == "half" and nxt == "a" and i + 2 < len(toks) and toks[i + 2].text == "dozen":
+        if w == "half" and nxt == "a" and i + 2 < len(toks) and toks[i + 2] == "dozen":
             return 6, i + 3, False
         if w in self._vague:
             return None, i + 1, True
@@ -110,31 +108,31 @@ class NumberReader:
         if base is None:
             return None
         j = i + 1
-        if j < len(toks) and toks[j].text == "dozen":
+        if j < len(toks) and toks[j] == "dozen":
             return base * 12, j + 1, False
-        if j < len(toks) and toks[j].text in ("dozens", "hundreds", "thousands"):
+        if j < len(toks) and toks[j] in ("dozens", "hundreds", "thousands"):
             return None, j + 1, True
-        if j < len(toks) and toks[j].text in _SCALES:
-            base *= _SCALES[toks[j].text]
+        if j < len(toks) and toks[j] in _SCALES:
+            base *= _SCALES[toks[j]]
             j += 1
-            if j + 1 < len(toks) and toks[j].text == "and" and word_value(toks[j + 1].text) is not None:
-                base += word_value(toks[j + 1].text) or 0
+            if j + 1 < len(toks) and toks[j] == "and" and word_value(toks[j + 1]) is not None:
+                base += word_value(toks[j + 1]) or 0
                 j += 2
         if nxt in _UNITS_AFTER:
             return None
         return base, j, False
 
-    def read(self, toks: list[Token], i: int) -> Quantity | None:
+    def read(self, toks: list[str], i: int) -> Quantity | None:
         """Quantity starting at token ``i`` (modifiers included), or None."""
         start = i
-        among = i > 0 and toks[i - 1].text == "among"
+        among = i > 0 and toks[i - 1] == "among"
         between = False
-        if i < len(toks) and toks[i].text == "between":
+        if i < len(toks) and toks[i] == "between":
             between = True
             i += 1
         if i < len(toks):
-            for phrase in self._approx.get(toks[i].text, ()):
-                if tuple(t.text for t in toks[i : i + len(phrase)]) == phrase:
+            for phrase in self._approx.get(toks[i], ()):
+                if tuple(toks[i : i + len(phrase)]) == phrase:
                     i += len(phrase)
                     break
         atom = self._atom(toks, i)
@@ -144,20 +142,16 @@ class NumberReader:
         if vague:
             return Quantity(None, start, j, among)
         # ranges: "15 to 20", "45-50", "between 15 and 20" -> lower bound
-        if (
-            j + 1 < len(toks)
-            and toks[j].text in ("to", "-", "and", "or")
-            and (between or toks[j].text != "and")
-        ):
+        if j + 1 < len(toks) and toks[j] in ("to", "-", "and", "or") and (between or toks[j] != "and"):
             nxt = self._atom(toks, j + 1)
             if nxt is not None and nxt[0] is not None:
                 j = nxt[1]
         return Quantity(value, start, j, among)
 
-    def find_after(self, toks: list[Token], i: int, limit: int) -> Quantity | None:
+    def find_after(self, toks: list[str], i: int, limit: int) -> Quantity | None:
         """First quantity beginning within ``limit`` tokens from ``i`` (stops at clause punctuation)."""
         for k in range(i, min(len(toks), i + limit)):
-            if toks[k].text in (".", ";", ":"):
+            if toks[k] in (".", ";", ":"):
                 return None
             q = self.read(toks, k)
             if q is not None:

@@ -1,11 +1,14 @@
-"""Sentence splitting and tokenisation with character offsets."""
+"""Sentence splitting and tokenisation with character offsets.
+
+Tokens are computed per sentence and only when an analysis asks for them: most sentences of an
+item carry no cue that needs token positions, and tokenising is the costliest step per word.
+"""
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
-from dataclasses import field as dc_field
+from collections.abc import Callable
 from typing import Literal
 
 from services.classifier.matcher import Hit
@@ -44,58 +47,120 @@ _ABBREVIATIONS = frozenset(
     ]
 )
 _BOUNDARY = re.compile(r"[.!?]+['\")\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
-_TOKEN = re.compile(
+# Numbers with thousands separators, plain numbers, words with inner apostrophes or hyphens, and
+# single punctuation marks. No token spans whitespace, so a whitespace-separated chunk can be
+# tokenised on its own (see :func:`tokenise`).
+TOKEN = re.compile(
     r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|[^\W\d_]+(?:['-][^\W_]+)*|[^\w\s]", re.UNICODE
 )
+_EMPTY: list[Hit] = []
 
 
-@dataclass(slots=True)
-class Token:
-    start: int
-    end: int
-    text: str
+def tokenise(low: str) -> tuple[list[str], list[int]]:
+    """Token texts and start offsets of ``low``: the same tokens as ``TOKEN.finditer(low)``.
+
+    A chunk of letters only is one token; other chunks go through the regular expression. That
+    skips the regular expression for most words, which is where tokenising spends its time.
+    """
+    words: list[str] = []
+    starts: list[int] = []
+    pos = 0
+    find = low.find
+    for chunk in low.split():
+        at = find(chunk, pos)
+        pos = at + len(chunk)
+        if chunk.isalpha():
+            words.append(chunk)
+            starts.append(at)
+        elif chunk[:-1].isalpha() and not chunk[-1].isalnum() and chunk[-1] != "_":
+            # A word with one mark after it ("said," "day."): the mark is a token of its own.
+            words.append(chunk[:-1])
+            words.append(chunk[-1])
+            starts.append(at)
+            starts.append(pos - 1)
+        else:
+            for m in TOKEN.finditer(chunk):
+                words.append(m.group())
+                starts.append(at + m.start())
+    return words, starts
 
 
-@dataclass(slots=True)
 class Sentence:
-    """One sentence of a field; offsets are into that field's text."""
+    """One sentence of a field; offsets (its own and its hits') are into that field's text.
 
-    field: Field
-    index: int
-    start: int
-    end: int
-    text: str
-    low: str
-    hits: list[Hit] = dc_field(default_factory=list)
-    _tokens: list[Token] | None = None
-    _starts: list[int] | None = None
+    ``hits`` are sorted by start, longest first. :meth:`groups` lists returned are shared: callers
+    must not change them.
+    """
+
+    __slots__ = ("_by_group", "_starts", "_words", "end", "field", "hits", "index", "low", "start", "text")
+
+    def __init__(
+        self,
+        field: Field,
+        index: int,
+        start: int,
+        end: int,
+        text: str,
+        low: str,
+        hits: list[Hit] | None = None,
+    ) -> None:
+        self.field = field
+        self.index = index
+        self.start = start
+        self.end = end
+        self.text = text
+        self.low = low
+        self.hits: list[Hit] = [] if hits is None else hits
+        self._words: list[str] | None = None
+        self._starts: list[int] = []
+        self._by_group: dict[str, list[Hit]] | None = None
 
     @property
-    def tokens(self) -> list[Token]:
-        if self._tokens is None:
-            self._tokens = [Token(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(self.low)]
-            self._starts = [t.start for t in self._tokens]
-        return self._tokens
+    def words(self) -> list[str]:
+        """Token texts (lower case), computed on first use."""
+        if self._words is None:
+            self._words, self._starts = tokenise(self.low)
+        return self._words
+
+    def token_start(self, index: int) -> int:
+        """Sentence offset where token ``index`` starts."""
+        _ = self.words
+        return self._starts[index]
 
     def token_at(self, offset: int) -> int:
         """Index of the token that starts at or covers ``offset`` (sentence-relative)."""
-        toks = self.tokens
-        assert self._starts is not None
+        n = len(self.words)
         i = bisect_right(self._starts, offset) - 1
-        return max(0, min(i, len(toks) - 1))
+        return max(0, min(i, n - 1))
 
     def token_after(self, offset: int) -> int:
         """Index of the first token starting at or after ``offset``."""
-        if self._starts is None:
-            _ = self.tokens
-        assert self._starts is not None
+        _ = self.words
         return bisect_left(self._starts, offset)
 
+    def _index(self) -> dict[str, list[Hit]]:
+        by_group: dict[str, list[Hit]] = {}
+        for h in self.hits:
+            found = by_group.get(h.group)
+            if found is None:
+                by_group[h.group] = [h]
+            else:
+                found.append(h)
+        self._by_group = by_group
+        return by_group
+
     def groups(self, group: str) -> list[Hit]:
-        return [h for h in self.hits if h.group == group]
+        """Hits of ``group`` in text order (a shared list: do not modify)."""
+        by_group = self._by_group if self._by_group is not None else self._index()
+        return by_group.get(group, _EMPTY)
 
     def has(self, group: str) -> bool:
-        return any(h.group == group for h in self.hits)
+        by_group = self._by_group if self._by_group is not None else self._index()
+        return group in by_group
+
+    def has_any(self, groups: frozenset[str]) -> bool:
+        by_group = self._by_group if self._by_group is not None else self._index()
+        return not groups.isdisjoint(by_group)
 
 
 def split_spans(text: str) -> list[tuple[int, int]]:
@@ -127,22 +192,18 @@ def split_spans(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def make_sentences(fld: Field, text: str, low: str, hits: list[Hit]) -> list[Sentence]:
-    """Split a field into sentences and hand each the phrase hits inside it (offsets rebased)."""
+def make_sentences(fld: Field, text: str, low: str, find: Callable[[str], list[Hit]]) -> list[Sentence]:
+    """Split a field into sentences and give each the phrase hits ``find`` reports in it.
+
+    Each sentence is scanned on its own, so hit offsets are sentence-relative from the start. A
+    sentence is preceded and followed by whitespace (or the ends of the field), so a whole-word
+    match inside it is one in the field and vice versa; a phrase spanning two sentences is not
+    a hit of either.
+    """
     spans = [(0, len(text))] if fld == "title" else split_spans(text)
-    spans = [(a, b) for a, b in spans if b > a]
     out: list[Sentence] = []
-    hi = 0
-    ordered = sorted(hits, key=lambda h: h.start)
     for i, (a, b) in enumerate(spans):
-        sent = Sentence(fld, i, a, b, text[a:b], low[a:b])
-        while hi < len(ordered) and ordered[hi].start < a:
-            hi += 1
-        j = hi
-        while j < len(ordered) and ordered[j].start < b:
-            h = ordered[j]
-            if h.end <= b:
-                sent.hits.append(Hit(h.start - a, h.end - a, h.group, h.ref))
-            j += 1
-        out.append(sent)
+        if b > a:
+            part = low[a:b]
+            out.append(Sentence(fld, i, a, b, text[a:b], part, find(part)))
     return out

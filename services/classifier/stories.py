@@ -28,7 +28,7 @@ _WORD = re.compile(r"\w+")
 _MAX_SHINGLES = 400  # the opening of a long body is enough to recognise a copy; bounds the cost
 _SCHEME = "affine32"  # datasketch 2 default; fixed so stored signatures stay comparable
 _SIG_DTYPE = np.uint32
-_MAX_CANDIDATES = 64  # a burst of copies of one story must not make every lookup slower
+_MAX_CANDIDATES = 32  # a burst of copies of one story must not make every lookup slower
 
 
 @dataclass(frozen=True)
@@ -109,17 +109,24 @@ class StoryIndex:
 
     def _best_match(self, m: MinHash, published: float) -> str | None:
         window = self.config.window.total_seconds()
-        best: tuple[float, float, str] | None = None
-        for key in itertools.islice(self._lsh.query(m), _MAX_CANDIDATES):
-            entry = self._entries.get(key)
-            if entry is None or abs(entry.published - published) > window:
-                continue
-            similarity = float(np.count_nonzero(entry.signature == m.hashvalues)) / len(entry.signature)
-            if similarity < self.config.threshold:
-                continue
-            candidate = (-similarity, entry.published, entry.story)
-            if best is None or candidate < best:
-                best = candidate
+        entries = [
+            e
+            for e in (self._entries.get(k) for k in itertools.islice(self._lsh.query(m), _MAX_CANDIDATES))
+            if e is not None and abs(e.published - published) <= window
+        ]
+        if not entries:
+            return None
+        # One vectorised comparison of all candidates' signatures with this one.
+        similarity = (np.stack([e.signature for e in entries]) == m.hashvalues).mean(axis=1)
+        best = (
+            min(
+                (-float(sim), e.published, e.story)
+                for sim, e in zip(similarity, entries, strict=True)
+                if sim >= self.config.threshold
+            )
+            if bool((similarity >= self.config.threshold).any())
+            else None
+        )
         return None if best is None else best[2]
 
     def _add(self, item_id: str, story: str, published: float, m: MinHash) -> None:

@@ -9,7 +9,7 @@ and acts before a truce began are not evidence.
 
 from __future__ import annotations
 
-from services.classifier.document import Doc, hit_after, hit_before, tok, tok_end
+from services.classifier.document import Doc, before_hit, hit_after, hit_before, tok, tok_end
 from services.classifier.matcher import Hit
 from services.classifier.sentences import Sentence
 
@@ -21,8 +21,7 @@ def _clean_hostile(sent: Sentence) -> list[Hit]:
     for h in sent.groups("truce.hostile_acts"):
         if any(t.start <= h.start < t.end for t in terms):
             continue
-        i = tok(sent, h)
-        if hit_before(sent, i, "shared.negations", 4) or hit_before(sent, i, "shared.hypotheticals", 5):
+        if before_hit(sent, h, "shared.negations", 4) or before_hit(sent, h, "shared.hypotheticals", 5):
             continue
         out.append(h)
     return out
@@ -30,37 +29,39 @@ def _clean_hostile(sent: Sentence) -> list[Hit]:
 
 class TruceAnalyser:
     def _breach_near(self, sent: Sentence, term: Hit) -> bool:
-        i, j = tok(sent, term), tok_end(sent, term)
         cands: list[Hit] = []
-        before = hit_before(sent, i, "truce.breach", 5)
+        before = before_hit(sent, term, "truce.breach", 5)
         if before is not None:
             cands.append(before)
-        after = hit_after(sent, j, "truce.breach_after_term", 2)
-        if after is not None:
-            cands.append(after)
+        if sent.has("truce.breach_after_term"):
+            after = hit_after(sent, tok_end(sent, term), "truce.breach_after_term", 2)
+            if after is not None:
+                cands.append(after)
         for b in cands:
-            k = tok(sent, b)
-            negated = hit_before(sent, k, "shared.negations", 3) is not None
-            if negated or hit_before(sent, k, "shared.hypotheticals", 6) is not None:
+            negated = before_hit(sent, b, "shared.negations", 3) is not None
+            if negated or before_hit(sent, b, "shared.hypotheticals", 6) is not None:
                 continue
             return True
         return False
 
     def _in_force_act(self, doc: Doc, sent: Sentence, term: Hit, hostile: list[Hit]) -> bool:
-        i, j = tok(sent, term), tok_end(sent, term)
-        toks = sent.tokens
+        superlative = sent.has("truce.superlatives")
+        if not hostile and not superlative:
+            return False  # every test below needs a hostile act or a superlative
+        i = tok(sent, term)
         if hostile and hit_before(sent, i, "truce.in_force", 6) is not None:
             return True
-        window = [t.text for t in toks[max(0, i - 7) : i]]
-        if "since" in window and sent.has("truce.superlatives") and (hostile or _doc_hostile(doc)):
+        window = sent.words[max(0, i - 7) : i]
+        if "since" in window and superlative and (hostile or _doc_hostile(doc)):
             return True
-        after = "after" in window[-5:] and hit_after(sent, j, "truce.start_verbs", 6) is not None
-        return bool(hostile) and after
+        if not hostile or "after" not in window[-5:]:
+            return False
+        return hit_after(sent, tok_end(sent, term), "truce.start_verbs", 6) is not None
 
     def analyse(self, doc: Doc) -> Sentence | None:
         """The first sentence evidencing a violation, or None."""
-        hostile_doc = _doc_hostile(doc)
-        ended = _truce_ended(doc)
+        hostile_doc: bool | None = None  # computed on first need: most items name no truce
+        ended: bool | None = None
         for sent in doc.sentences:
             terms = sent.groups("truce.terms")
             if not terms:
@@ -68,8 +69,13 @@ class TruceAnalyser:
             hostile = _clean_hostile(sent)
             accusing = sent.has("shared.reporting_verbs")
             for term in terms:
-                if self._breach_near(sent, term) and (hostile_doc or accusing):
-                    return sent
+                if self._breach_near(sent, term):
+                    if not accusing and hostile_doc is None:
+                        hostile_doc = _doc_hostile(doc)
+                    if accusing or hostile_doc:
+                        return sent
+                if ended is None:
+                    ended = _truce_ended(doc)
                 if not ended and self._in_force_act(doc, sent, term, hostile):
                     return sent
         return None

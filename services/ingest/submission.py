@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -100,6 +101,7 @@ class ItemSubmission(BaseModel):
         return value
 
 
+@lru_cache(maxsize=1024)  # an item's URL is canonicalised by validation, id and normalisation alike
 def canonical_url(url: str) -> str:
     """Lower-case scheme and host, no fragment, user info or default port, no tracking parameters.
 

@@ -24,7 +24,9 @@ _BREAKING = frozenset(
 )  # fmt: skip
 # Only text that may hold markup or an entity goes through the parser (most titles do not).
 _MARKUP_HINT = re.compile(r"[<&]")
-LANGUAGE_SAMPLE_CHARS = 300
+# Detection cost grows with the text; a headline and the start of the body are enough.
+LANGUAGE_SAMPLE_CHARS = 160
+_NOT_LETTERS = re.compile(r"[\W\d_]+")
 MIN_LETTERS_FOR_LANGUAGE = 40
 
 
@@ -108,7 +110,7 @@ def _identifier() -> object:
 def detect_language(title: str, body: str) -> str | None:
     """ISO 639-1 code of the most likely language, or None for text too short to tell."""
     sample = (title + " " + body[:LANGUAGE_SAMPLE_CHARS]).strip()
-    if sum(ch.isalpha() for ch in sample[:LANGUAGE_SAMPLE_CHARS]) < MIN_LETTERS_FOR_LANGUAGE:
+    if len(_NOT_LETTERS.sub("", sample)) < MIN_LETTERS_FOR_LANGUAGE:
         return None  # a short headline alone is too often mistaken for a related language
     langid = _identifier()
     code, _score = langid.classify(sample)  # type: ignore[attr-defined]

@@ -21,6 +21,7 @@ import logging
 import os
 import signal
 import socket
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -237,8 +238,11 @@ class Notifier:
         if self.settings.notifier_fault_point == point and not self._faulted:
             self._faulted = True
             log.warning("fault point %s reached; pausing", point)
-            await self._stop.wait()
-            raise asyncio.CancelledError
+            for handler in logging.getLogger().handlers:
+                handler.flush()
+            # Freeze the whole process (not just this task), as if it stopped right here.
+            while True:
+                time.sleep(3600)
 
     # -- consuming -----------------------------------------------------------------------
     async def consume(self, consumer: AIOKafkaConsumer) -> None:

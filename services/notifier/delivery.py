@@ -201,11 +201,11 @@ class Dispatcher:
             inhibited, sent = await self._outbox.precheck(
                 [p.key for p in planned], mode, token, self._policy.inhibit_ttl_s, alert.alert_id
             )
-        if inhibited and planned:
+        todo = [p for p, done in zip(planned, sent, strict=True) if not done]
+        if inhibited and todo:
             log.info("alert %s inhibited by a critical alert for %s", alert.alert_id, token)
             self._metrics.muted.labels("inhibited").inc()
-            planned = []
-        todo = [p for p, done in zip(planned, sent, strict=True) if not done]
+            todo = []
         entry = _Entry(entry_id, alert, {p.key for p in todo})
         mono = self._mono()
         for p in todo:

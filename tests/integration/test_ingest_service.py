@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -116,7 +117,7 @@ def test_feeds_are_polled_conditionally_and_a_failing_feed_fails_alone(
             ("unsafe", "bomb"),
         ]:
             wait_until(
-                lambda f=feed, k=kind: _metric(httpx.get(f"{service.url}/metrics").text, f, k) >= 1,
+                partial(_error_counted, service.url, feed, kind),
                 20,
                 f"no {kind} error counted for {feed}",
                 on_fail=lambda: httpx.get(f"{service.url}/metrics").text[-3000:],
@@ -143,6 +144,10 @@ def test_feeds_are_polled_conditionally_and_a_failing_feed_fails_alone(
         assert service.stop() == 0
         _cleanup_redis(redis_url, namespace)
     assert len(_raw_items(kafka_bootstrap, namespace)) == 2
+
+
+def _error_counted(url: str, feed: str, kind: str) -> bool:
+    return _metric(httpx.get(f"{url}/metrics").text, feed, kind) >= 1
 
 
 def _metric(text: str, feed: str, kind: str) -> float:

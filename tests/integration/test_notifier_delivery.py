@@ -160,7 +160,7 @@ def alert_ids(bodies: list[dict[str, Any]]) -> list[str]:
 
 async def test_each_subscriber_gets_each_alert_once_also_after_a_restart(harness: Harness, sinks: Any) -> None:
     slack, hook, smtp = sinks
-    alerts = [make_alert(1), make_alert(2, severity="critical")]
+    alerts = [make_alert(1), make_alert(2, severity="critical", group={"crossing": "Chaman"})]
     await harness.enqueue(*alerts)
     async with httpx.AsyncClient() as http:
         await run_until(harness.dispatcher(http), lambda: len(harness.published) == 2)

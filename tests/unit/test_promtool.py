@@ -34,7 +34,13 @@ def promtool() -> str:
 
 def _run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        list(args), cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, check=False
+        list(args),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
     )
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from schemas import Crossing, Figures, Place, TaggedEventV1
+from schemas import Crossing, Figures, IncidentV1, Place, TaggedEventV1
 from schemas.common import CrossingState, Label, Region, Severity
 from services.classifier.dlq_limit import DeadLetterLimitExceeded, DlqLimit, DlqLimitConfig
 from services.classifier.incidents import IncidentBook, IncidentConfig, incident_id
@@ -81,7 +81,7 @@ def _event(
     )
 
 
-def _casualties(updates: list) -> object:
+def _casualties(updates: list[IncidentV1]) -> IncidentV1:
     return next(u for u in updates if u.label is Label.CASUALTIES)
 
 
