@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 BW := $(VENV)/bin/borderwatch
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup venv run stop status test lint unit schemas bench eval
+.PHONY: help setup venv run stop status test lint unit schemas bench eval monitor
 
 help:
 	@echo "make run     set up, start Kafka, Redis and the services, replay samples/, show the alerts"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint    ruff and mypy"
 	@echo "make schemas regenerate schemas/jsonschema/ from the models"
 	@echo "make bench   run every benchmark (under 10 minutes); report in var/bench/"
+	@echo "make monitor start a local Prometheus scraping the services (make stop stops it)"
 	@echo "make eval    score the classifier on the labelled development set (../shared/eval/dev.jsonl)"
 
 $(STAMP): requirements.lock pyproject.toml
@@ -30,6 +31,7 @@ venv: $(STAMP)
 setup: venv
 	scripts/kafka.sh setup
 	scripts/redis.sh setup
+	scripts/prometheus.sh setup
 
 run: setup
 	scripts/kafka.sh start
@@ -39,12 +41,14 @@ run: setup
 	@echo "The stack is still running: 'make stop' stops it; logs are in var/log/ and var/kafka/logs/."
 
 stop:
+	-scripts/prometheus.sh stop
 	-scripts/services.sh stop
 	-scripts/redis.sh stop
 	-scripts/kafka.sh stop
 
 status:
 	-scripts/services.sh status
+	-scripts/prometheus.sh status
 	-scripts/redis.sh status
 	-scripts/kafka.sh status
 
@@ -67,6 +71,10 @@ EVAL_SET ?= ../shared/eval/dev.jsonl
 eval: venv
 	@test -f $(EVAL_SET) || { echo "error: $(EVAL_SET) not found: the labelled development set is expected next to the repository (set EVAL_SET=FILE)" >&2; exit 2; }
 	$(BW) eval $(EVAL_SET) --errors
+
+# A local Prometheus scraping the services of `make run`, with the alerting rules (http://127.0.0.1:9090).
+monitor: setup
+	scripts/prometheus.sh start
 
 bench: setup
 	$(PY) -m bench.run_all

@@ -492,13 +492,15 @@ def run(bootstrap: str, redis_url: str, budget_s: float = 240.0) -> list[BenchRe
             IngestSettings(kafka_bootstrap_servers=bootstrap, topic_namespace=namespace)
         )
         stack.callback(producer.close, 10)
+        # Warm-up, not measured: partition assignment, connections and first-use costs.
+        _pipeline_phase(producer, bootstrap, namespace, sink, services, 20, 1.0)
         for rate in RATES:
             baselines[rate] = _raw_round_trip(bootstrap, namespace, rate, baseline_duration)
             result = _pipeline_phase(producer, bootstrap, namespace, sink, services, rate, step)
             phases.append(result)
             _report_phase("step", result)
-            if not _sustains(result):
-                break  # the stack is saturated: higher rates only pile up a backlog
+            if rate >= GOAL_RATE and not _sustains(result):
+                break  # saturated: higher rates only pile up a backlog (the goal rate is always run)
         candidates = [p.rate for p in phases if _sustains(p)]
         hold = min(SUSTAINED_S, deadline - time.monotonic() - 20.0)
         if candidates and hold >= 5.0:

@@ -166,6 +166,7 @@ def create_app(
     book = IncidentBook(
         table("incidents"),
         IncidentConfig(retention=timedelta(days=settings.classifier_incident_retention_days)),
+        defer_writes=True,
     )
     limit = DlqLimit(
         DlqLimitConfig(
@@ -205,6 +206,7 @@ def create_app(
         pending: list[Awaitable[Any]] = []
         try:
             await handle_events(batch, pending)
+            book.flush()  # before the batch is acked; faust flushes changelogs before committing
         except DeadLetterLimitExceeded as exc:
             # What was decided before the limit is delivered; the rest stays uncommitted.
             with contextlib.suppress(Exception):

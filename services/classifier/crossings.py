@@ -73,6 +73,7 @@ _FUTURE = frozenset(
     {"to", "would", "will", "could", "may", "might", "not", "once", "until", "if", "before", "no"}
 )
 _DEFAULT_AFPAK = ("Torkham", "Chaman")
+_STATE_GROUPS = frozenset({"clo.opened", "clo.closed", "clo.closed_weak", "clo.restricted"})
 _CONDITIONS = frozenset({"after", "when", "if", "once", "until", "because"})
 # Contrasting clauses can give routes in one sentence different states ("A stays shut, while B
 # opens only for refugees").
@@ -103,6 +104,8 @@ class CrossingAnalyser:
     # -- sentence state -------------------------------------------------------------------------
     def _state(self, sent: Sentence, span: tuple[int, int] | None = None) -> str | None:
         """The sentence's closure state, or that of the clause ``span`` (sentence offsets) only."""
+        if not sent.has_any(_STATE_GROUPS):
+            return None
 
         def groups(name: str) -> list[Hit]:
             hits = sent.groups(name)
@@ -157,11 +160,8 @@ class CrossingAnalyser:
             if inside(h, hits):
                 continue
             word = sent.low[h.start : h.end]
-            if word in ("border", "borders"):
-                j = tok_end(sent, h)
-                toks = sent.words
-                if j < len(toks) and toks[j] in _NOT_A_ROUTE_AFTER:
-                    continue
+            if word in ("border", "borders") and sent.word_after(h.end) in _NOT_A_ROUTE_AFTER:
+                continue
             kinds.append(self._kinds.get(word, "crossing"))
         return kinds
 
@@ -251,15 +251,17 @@ class CrossingAnalyser:
         named_afpak = any(
             m.is_route and m.entry.country in ("AF", "PK") for ms in mentions.values() for m in ms
         )
+        states: list[str | None] = []
         for n, sent in enumerate(doc.sentences):
             ms = mentions.get(n, [])
             named = self._named(sent, ms)
-            generic = self._generic(sent)
             state = self._state(sent)
+            states.append(state)
             if state is None:
                 for name, kind, region in named:
                     last.append(routes.setdefault(name, Route(name, kind, region)))
                 continue
+            generic = self._generic(sent)
             if state in (CLOSED, PARTIAL) and (named or generic) and dominant != PARTIAL:
                 dominant = state
             in_title = sent.field == "title"
@@ -302,7 +304,10 @@ class CrossingAnalyser:
                 out.append((route.name, final, route.region))
         positive = generic_closure or any(s != CrossingState.REOPENED for _, s, _ in out)
         if positive and evidence is None:
-            evidence = next((s for s in doc.sentences if self._state(s) in (CLOSED, PARTIAL, WEAK)), None)
+            evidence = next(
+                (s for s, st in zip(doc.sentences, states, strict=True) if st in (CLOSED, PARTIAL, WEAK)),
+                None,
+            )
         return ClosureResult(out, evidence if positive else None, positive)
 
     @staticmethod

@@ -55,6 +55,9 @@ _AFTER_PREDICATE = frozenset(
 )
 _DETERMINERS = frozenset({"the", "our", "their", "its", "his", "her", "my", "your", "off", "any", "all"})
 LEVEL_TOLL, LEVEL_AMONG, LEVEL_EXPLICIT, LEVEL_IMPLICIT = 3, 2, 1, 0
+_COUNTED = frozenset({"cas.killed", "cas.injured", "cas.toll"})
+# A sentence without any of these adds nothing to the result, whatever else it says.
+_CASUALTY_GROUPS = _COUNTED | {"cas.zero_killed", "cas.zero_injured"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,7 @@ class CasualtyAnalyser:
         self._civilians = frozenset(p.lower() for p in cues.civilians)
         self._metaphor_objects = frozenset(p.lower() for p in cues.metaphor_objects)
         self._totals = [tuple(p.lower().split()) for p in cues.totals]
+        self._total_firsts = frozenset(p[0] for p in self._totals if p)
 
     # -- filters -----------------------------------------------------------------------------
     def _sentence_usable(self, doc: Doc, sent: Sentence, title_has_casualty: bool) -> bool:
@@ -129,6 +133,8 @@ class CasualtyAnalyser:
         for k in range(len(texts)):
             if texts[k] in (",", ";", "."):
                 return False
+            if texts[k] not in self._total_firsts:
+                continue
             for phrase in self._totals:
                 if tuple(texts[k : k + len(phrase)]) == phrase:
                     return True
@@ -226,7 +232,7 @@ class CasualtyAnalyser:
         zero_killed = zero_injured = False
         order = 0
         for sent in doc.sentences:
-            if not self._sentence_usable(doc, sent, title_has):
+            if not sent.has_any(_CASUALTY_GROUPS) or not self._sentence_usable(doc, sent, title_has):
                 continue
             zero_killed = zero_killed or sent.has("cas.zero_killed")
             zero_injured = zero_injured or sent.has("cas.zero_injured")
@@ -300,14 +306,18 @@ def _choose(cands: list[Candidate]) -> Candidate | None:
 
 
 def _casualty_hits(sent: Sentence) -> list[Hit]:
-    groups = ("cas.killed", "cas.injured", "cas.toll")
-    hits = [h for h in sent.hits if h.group in groups]
+    if not sent.has_any(_COUNTED):
+        return []
+    hits = [h for h in sent.hits if h.group in _COUNTED]
     metaphors = (
         sent.groups("cas.metaphors") + sent.groups("cas.zero_killed") + sent.groups("cas.zero_injured")
     )
-    hits = [h for h in hits if not any(m.start <= h.start and h.end <= m.end for m in metaphors)]
+    if metaphors:
+        hits = [h for h in hits if not any(m.start <= h.start and h.end <= m.end for m in metaphors)]
+    if len(hits) < 2:
+        return hits  # nothing for a hit to lie inside
     tolls = [h for h in hits if h.group == "cas.toll"]
-    same = [h for h in hits if not inside(h, tolls) or h.group == "cas.toll"]
+    same = [h for h in hits if not inside(h, tolls) or h.group == "cas.toll"] if tolls else hits
     return [h for h in same if not inside(h, [o for o in same if o.group == h.group])]
 
 

@@ -27,6 +27,7 @@ class Mention:
     demonym: bool
     guest: bool = False
     on_soil: bool = False
+    text: str = ""  # the spelling in the item (original case)
 
     @property
     def no_evidence(self) -> bool:
@@ -65,6 +66,8 @@ class PlaceIndex:
 
     def mentions(self, sent: Sentence) -> list[Mention]:
         """Place and demonym mentions, longest match first, in text order."""
+        if not sent.has(PLACE) and not sent.has(DEMONYM):
+            return []
         hits = [h for h in sent.hits if h.group in (PLACE, DEMONYM)]
         kept: list[Hit] = []
         for h in hits:
@@ -87,7 +90,7 @@ class PlaceIndex:
                 or (demonym and before.endswith("visiting "))
             )
             on_soil = demonym and low.startswith(_SOIL_AFTER, h.end)
-            out.append(Mention(h, self.entries[h.ref], demonym, guest, on_soil))
+            out.append(Mention(h, self.entries[h.ref], demonym, guest, on_soil, sent.text[h.start : h.end]))
         return out
 
 

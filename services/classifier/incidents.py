@@ -206,8 +206,18 @@ def _changes(before: IncidentV1 | None, after: IncidentV1) -> list[IncidentChang
 class IncidentBook:
     """Applies tagged events to incidents kept in ``store`` (incident id → JSON state)."""
 
-    def __init__(self, store: MutableMapping[str, bytes], config: IncidentConfig | None = None) -> None:
+    def __init__(
+        self,
+        store: MutableMapping[str, bytes],
+        config: IncidentConfig | None = None,
+        *,
+        defer_writes: bool = False,
+    ) -> None:
+        """With ``defer_writes``, changed incidents reach ``store`` only on :meth:`flush` (once per
+        batch instead of once per event: each write is a changelog record)."""
         self.store = store
+        self._defer = defer_writes
+        self._dirty: set[str] = set()
         self.config = config or IncidentConfig()
         self._days: dict[str, date] = {}  # incident id → day, for expiry without decoding the store
         # Decoded states and their last rendering: the store is written on every change, read once.
@@ -262,11 +272,23 @@ class IncidentBook:
                 return before.model_copy(update={"latest_event_id": event.event_id})
         add_report(state, event, story)
         after = render(state, [], event.event_id, now)
-        self.store[key] = state.model_dump_json().encode()
         self._states[key] = state
+        if self._defer:
+            self._dirty.add(key)
+        else:
+            self.store[key] = state.model_dump_json().encode()
         self._rendered[key] = after
         self._note_day(key, min(day, now.date()))
         return after.model_copy(update={"changes": _changes(before, after)})
+
+    def flush(self) -> int:
+        """Write the incidents changed since the last flush; returns how many."""
+        dirty, self._dirty = self._dirty, set()
+        for key in dirty:
+            state = self._states.get(key)
+            if state is not None:
+                self.store[key] = state.model_dump_json().encode()
+        return len(dirty)
 
     def _note_day(self, key: str, day: date) -> None:
         self._days[key] = day
@@ -283,4 +305,5 @@ class IncidentBook:
             del self._days[key]
             self._states.pop(key, None)
             self._rendered.pop(key, None)
+            self._dirty.discard(key)
             self.store.pop(key, None)

@@ -77,6 +77,11 @@ class NumberReader:
                 self._approx.setdefault(phrase[0], []).append(phrase)
         self._vague = frozenset(v.lower() for v in vague)
         self._extra = {k.lower(): v for k, v in extra.items()}
+        # Words a quantity can begin with, besides digits and hyphenated numbers ("twenty-one"):
+        # most tokens are none of these, and :meth:`read` rejects them at once.
+        self._openers = frozenset(
+            {"between", "a", "an", "half", *self._approx, *self._vague, *self._extra, *_UNITS, *_TENS}
+        )
 
     def _atom(self, toks: list[str], i: int) -> tuple[int | None, int, bool] | None:
         """(value, next index, vague) for a bare number at ``i``."""
@@ -124,6 +129,11 @@ class NumberReader:
 
     def read(self, toks: list[str], i: int) -> Quantity | None:
         """Quantity starting at token ``i`` (modifiers included), or None."""
+        if i >= len(toks):
+            return None
+        first = toks[i]
+        if first not in self._openers and not first[0].isdigit() and "-" not in first:
+            return None
         start = i
         among = i > 0 and toks[i - 1] == "among"
         between = False

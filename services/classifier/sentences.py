@@ -138,6 +138,23 @@ class Sentence:
         _ = self.words
         return bisect_left(self._starts, offset)
 
+    def word_after(self, offset: int) -> str | None:
+        """Text of the first token starting at or after ``offset`` (None at the end).
+
+        When ``offset`` is followed by whitespace the next whitespace-separated chunk holds that
+        token, so only that chunk is tokenised.
+        """
+        low = self.low
+        if self._words is None and offset < len(low) and low[offset].isspace():
+            rest = low[offset:].split(maxsplit=1)
+            if rest:
+                words, _ = tokenise(rest[0])
+                if words:
+                    return words[0]
+        words = self.words
+        index = self.token_after(offset)
+        return words[index] if index < len(words) else None
+
     def _index(self) -> dict[str, list[Hit]]:
         by_group: dict[str, list[Hit]] = {}
         for h in self.hits:
@@ -163,13 +180,38 @@ class Sentence:
         return not groups.isdisjoint(by_group)
 
 
+def _boundaries(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each ``_BOUNDARY`` match, as ``_BOUNDARY.finditer`` would give them.
+
+    Every match starts with '.', '!' or '?', found with ``str.find`` (much faster than letting
+    the regular expression scan every character); the expression then runs at those places
+    only. When it fails at a mark, it fails at the marks right after it too.
+    """
+    marks: list[int] = []
+    for mark in ".!?":
+        at = text.find(mark)
+        while at >= 0:
+            marks.append(at)
+            at = text.find(mark, at + 1)
+    marks.sort()
+    out: list[tuple[int, int]] = []
+    done = 0
+    match = _BOUNDARY.match
+    for at in marks:
+        if at < done:
+            continue
+        m = match(text, at)
+        if m is not None:
+            done = m.end()
+            out.append((at, done))
+    return out
+
+
 def split_spans(text: str) -> list[tuple[int, int]]:
     """Sentence spans of ``text`` with surrounding whitespace trimmed."""
     spans: list[tuple[int, int]] = []
     start = 0
-    for m in _BOUNDARY.finditer(text):
-        cut = m.start()
-        stop = m.end()
+    for cut, stop in _boundaries(text):
         word = text[max(start, cut - 6) : cut + 1].split()
         last = word[-1].rstrip(".").lower() if word else ""
         if last in _ABBREVIATIONS or (len(last) == 1 and last.isalpha()):

@@ -17,6 +17,7 @@ import itertools
 import json
 import re
 import zlib
+from collections import Counter
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,10 +26,11 @@ import numpy as np
 from datasketch import MinHash, MinHashLSH
 
 _WORD = re.compile(r"\w+")
-_MAX_SHINGLES = 400  # the opening of a long body is enough to recognise a copy; bounds the cost
+_MAX_SHINGLES = 120  # the opening (title and lead) is enough to recognise a copy; bounds the cost
 _SCHEME = "affine32"  # datasketch 2 default; fixed so stored signatures stay comparable
 _SIG_DTYPE = np.uint32
-_MAX_CANDIDATES = 32  # a burst of copies of one story must not make every lookup slower
+_MAX_CANDIDATES = 32
+_INDEXED_PER_STORY = 3  # a burst of copies of one story must not make every lookup slower
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class _Entry:
     story: str
     published: float
     signature: np.ndarray
+    indexed: bool
 
 
 def _identity(value: int) -> int:
@@ -67,6 +70,7 @@ class StoryIndex:
         self._heap: list[tuple[float, str]] = []  # (published timestamp, item id), oldest first
         self._watermark = float("-inf")
         self._entries: dict[str, _Entry] = {}  # the mapping's content, decoded
+        self._members: Counter[str] = Counter()  # story → its items in the LSH
 
     def __len__(self) -> int:
         return len(self._heap)
@@ -137,8 +141,13 @@ class StoryIndex:
     def _index(self, item_id: str, story: str, published: float, m: MinHash) -> None:
         if item_id in self._entries:
             return
-        self._lsh.insert(item_id, m)
-        self._entries[item_id] = _Entry(story, published, m.hashvalues)
+        # Only the first few items of a story go into the LSH: a story copied a hundred times
+        # would otherwise fill its buckets and make every lookup slow. Later copies still match.
+        indexed = self._members[story] < _INDEXED_PER_STORY
+        if indexed:
+            self._lsh.insert(item_id, m)
+            self._members[story] += 1
+        self._entries[item_id] = _Entry(story, published, m.hashvalues, indexed)
         heapq.heappush(self._heap, (published, item_id))
 
     def _advance(self, published: float) -> None:
@@ -153,8 +162,12 @@ class StoryIndex:
             self._drop(heapq.heappop(self._heap)[1])
 
     def _drop(self, item_id: str) -> None:
-        if self._entries.pop(item_id, None) is not None:
+        entry = self._entries.pop(item_id, None)
+        if entry is not None and entry.indexed:
             self._lsh.remove(item_id)
+            self._members[entry.story] -= 1
+            if self._members[entry.story] <= 0:
+                del self._members[entry.story]
         self.store.pop(item_id, None)
 
     def rebuild(self) -> int:
@@ -162,7 +175,9 @@ class StoryIndex:
         self._lsh = MinHashLSH(threshold=self.config.threshold, num_perm=self.config.num_perm)
         self._heap = []
         self._entries = {}
+        self._members = Counter()
         entries = [(k, json.loads(v)) for k, v in list(self.store.items()) if v is not None]
+        entries.sort(key=lambda kv: (float(kv[1]["t"]), kv[0]))
         for item_id, entry in entries:
             sig = np.frombuffer(bytes.fromhex(entry["sig"]), dtype=_SIG_DTYPE).copy()
             m = MinHash(hashvalues=sig, permutations=self._perms, scheme=_SCHEME)

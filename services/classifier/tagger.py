@@ -28,7 +28,11 @@ from services.classifier.truce import TruceAnalyser
 
 CLASSIFIER_VERSION = "0.1.0"
 _CUE_PREFIX = {"shared": "shared", "truce": "truce", "casualties": "cas", "closure": "clo"}
+# Word lists the analysers look up in token windows themselves: as phrase hits they would only
+# cost time.
+_NOT_MATCHED = frozenset({"cas.civilians", "cas.person_nouns", "cas.metaphor_objects", "cas.totals"})
 ACTOR = "actor"
+_NO_FIGURES = Figures()
 
 
 def make_event_id(item_id: str, classifier_version: str, taxonomy_version: str) -> str:
@@ -37,8 +41,13 @@ def make_event_id(item_id: str, classifier_version: str, taxonomy_version: str) 
     return hashlib.blake2b(key, digest_size=10).hexdigest()
 
 
+# The nested output models are built with ``model_construct``: every value comes from validated
+# configuration or from the item's own text and offsets, so validating each again would only
+# cost time (the tests compare both ways of building). The event itself is validated.
 def _evidence(supports: str, sent: Sentence) -> Evidence:
-    return Evidence(supports=supports, field=sent.field, start=sent.start, end=sent.end, sentence=sent.text)
+    return Evidence.model_construct(
+        supports=supports, field=sent.field, start=sent.start, end=sent.end, sentence=sent.text
+    )
 
 
 class Tagger:
@@ -53,7 +62,7 @@ class Tagger:
         for section, prefix in _CUE_PREFIX.items():
             cues = getattr(taxonomy.cues, section)
             for name, value in cues:
-                if isinstance(value, list):
+                if isinstance(value, list) and f"{prefix}.{name}" not in _NOT_MATCHED:
                     for phrase in value:
                         self._matcher.add(phrase, f"{prefix}.{name}")
         for i, actor in enumerate(taxonomy.actors):
@@ -78,6 +87,7 @@ class Tagger:
     def tag(self, item: RawItemV1, now: datetime) -> TaggedEventV1:
         doc = self._document(item)
         mentions = {n: self._places.mentions(s) for n, s in enumerate(doc.sentences)}
+        flat = [(doc.sentences[n].field == "title", m) for n, ms in mentions.items() for m in ms]
         casualties = self._casualties.analyse(doc)
         violation = self._truce.analyse(doc)
         closure = self._crossings.analyse(doc, mentions)
@@ -91,12 +101,12 @@ class Tagger:
             labels.append(Label.CLOSURE)
             if closure.evidence is not None:
                 evidence.append(_evidence(Label.CLOSURE.value, closure.evidence))
-        figures = Figures()
+        figures = _NO_FIGURES
         if casualties.positive:
             labels.append(Label.CASUALTIES)
             if casualties.evidence is not None:
                 evidence.append(_evidence(Label.CASUALTIES.value, casualties.evidence))
-            figures = Figures(
+            figures = Figures.model_construct(
                 killed=casualties.killed,
                 injured=casualties.injured,
                 civilians_killed=casualties.civilians_killed,
@@ -104,9 +114,8 @@ class Tagger:
             for name, sent in casualties.figure_evidence.items():
                 evidence.append(_evidence(name, sent))
 
-        actor_hits = [(s.field == "title", h.ref) for s in doc.sentences for h in s.hits if h.group == ACTOR]
+        actor_hits = [(s.field == "title", h.ref) for s in doc.sentences for h in s.groups(ACTOR)]
         actors = list(dict.fromkeys(self.taxonomy.actors[ref].name for _, ref in actor_hits))
-        flat = [(doc.sentences[n].field == "title", m) for n, ms in mentions.items() for m in ms]
         region = decide_region(
             (r for _, _, r in closure.crossings),
             flat,
@@ -124,8 +133,8 @@ class Tagger:
             tagged_at=now,
             labels=labels,
             figures=figures,
-            crossings=[Crossing(name=n, state=s) for n, s, _ in closure.crossings],
-            places=_places(doc, mentions),
+            crossings=[Crossing.model_construct(name=n, state=s) for n, s, _ in closure.crossings],
+            places=_places(doc, flat),
             actors=actors,
             region=region,
             severity=severity,
@@ -135,25 +144,23 @@ class Tagger:
         )
 
 
-def _places(doc: Doc, mentions: dict[int, list[Mention]]) -> list[Place]:
+def _places(doc: Doc, mentions: list[tuple[bool, Mention]]) -> list[Place]:
     out: dict[str, Place] = {}
-    for n, ms in mentions.items():
-        sent = doc.sentences[n]
-        for m in ms:
-            # Talk venues (Doha, Istanbul) name where negotiations happen, not where events did.
-            if m.demonym or m.no_evidence or m.entry.name in out:
-                continue
-            e = m.entry
-            kind = "crossing" if e.kind in ROUTE_KINDS else e.kind
-            out[e.name] = Place(
-                name=e.name,
-                mention=sent.text[m.hit.start : m.hit.end],
-                kind=kind,
-                country=e.country,
-                admin_area=e.admin_area,
-                lat=e.lat,
-                lon=e.lon,
-            )
+    for _, m in mentions:
+        # Talk venues (Doha, Istanbul) name where negotiations happen, not where events did.
+        if m.demonym or m.no_evidence or m.entry.name in out:
+            continue
+        e = m.entry
+        kind = "crossing" if e.kind in ROUTE_KINDS else e.kind
+        out[e.name] = Place.model_construct(
+            name=e.name,
+            mention=m.text,
+            kind=kind,
+            country=e.country,
+            admin_area=e.admin_area,
+            lat=e.lat,
+            lon=e.lon,
+        )
     return list(out.values())
 
 

@@ -242,7 +242,7 @@ class Notifier:
                 handler.flush()
             # Freeze the whole process (not just this task), as if it stopped right here.
             while True:
-                time.sleep(3600)
+                time.sleep(3600)  # noqa: ASYNC251 - blocking on purpose: freezes every task
 
     # -- consuming -----------------------------------------------------------------------
     async def consume(self, consumer: AIOKafkaConsumer) -> None:

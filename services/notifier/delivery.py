@@ -165,10 +165,9 @@ class Dispatcher:
 
     # -- taking entries -------------------------------------------------------------------
     async def accept(self, entries: list[OutboxEntry]) -> None:
-        for entry_id, fields in entries:
-            if entry_id in self._held:
-                continue
-            await self._accept_one(entry_id, fields)
+        fresh = [(i, f) for i, f in entries if i not in self._held]
+        # Entries are independent: their prechecks (one round trip each) overlap.
+        await asyncio.gather(*(self._accept_one(i, f) for i, f in fresh))
         self._metrics.outbox_held.set(len(self._held))
 
     async def _accept_one(self, entry_id: str, fields: dict[str, str]) -> None:
@@ -241,8 +240,8 @@ class Dispatcher:
     async def _send_target(self, key: str, items: list[_Pending]) -> None:
         bucket = self._buckets.get(key)
         if bucket is None:
-            for p in items:
-                await self._send([p])
+            # Unlimited channel: send concurrently (the HTTP client's pool bounds the fan-out).
+            await asyncio.gather(*(self._send([p]) for p in items))
             return
         now = self._mono()
         available = bucket.available(now)

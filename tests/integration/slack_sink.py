@@ -76,7 +76,11 @@ class SmtpSink:
         self.port = free_port()
 
         def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
-            ok = isinstance(data, LoginPassword) and data.login == user.encode() and data.password == password.encode()
+            ok = (
+                isinstance(data, LoginPassword)
+                and data.login == user.encode()
+                and data.password == password.encode()
+            )
             return AuthResult(success=ok)
 
         self._controller = Controller(

@@ -68,7 +68,9 @@ def make_alert(n: int, **update: Any) -> AlertV1:
 
 
 class Harness:
-    def __init__(self, redis: Redis, namespace: str, tmp: Path, slack: SlackLikeSink, hook: HttpSink, smtp: SmtpSink):
+    def __init__(
+        self, redis: Redis, namespace: str, tmp: Path, slack: SlackLikeSink, hook: HttpSink, smtp: SmtpSink
+    ):
         self.redis = redis
         self.namespace = namespace
         self.keys = DeliveryKeys(namespace)
@@ -158,7 +160,9 @@ def alert_ids(bodies: list[dict[str, Any]]) -> list[str]:
     return [b["alert_id"] for b in bodies]
 
 
-async def test_each_subscriber_gets_each_alert_once_also_after_a_restart(harness: Harness, sinks: Any) -> None:
+async def test_each_subscriber_gets_each_alert_once_also_after_a_restart(
+    harness: Harness, sinks: Any
+) -> None:
     slack, hook, smtp = sinks
     alerts = [make_alert(1), make_alert(2, severity="critical", group={"crossing": "Chaman"})]
     await harness.enqueue(*alerts)
@@ -182,8 +186,10 @@ async def test_each_subscriber_gets_each_alert_once_also_after_a_restart(harness
     assert await Outbox(harness.redis, harness.keys, "g", "c2").pending_count() == 0
 
 
-async def test_slack_429_is_retried_after_retry_after_and_500_with_backoff(harness: Harness, sinks: Any) -> None:
-    slack, hook, _ = sinks
+async def test_slack_429_is_retried_after_retry_after_and_500_with_backoff(
+    harness: Harness, sinks: Any
+) -> None:
+    slack, _hook, _ = sinks
     slack.script.extend([(429, {"Retry-After": "1"}, 0.0), (500, {}, 0.0)])
     a = make_alert(1)
     await harness.enqueue(a, routes=["ops"])
@@ -206,10 +212,10 @@ async def test_a_slow_slack_does_not_hold_up_other_channels(harness: Harness, si
         task_start = time.monotonic()
         d = harness.dispatcher(http)
         task = asyncio.create_task(d.run())
-        while not hook.snapshot():
+        while not hook.snapshot():  # noqa: ASYNC110 - filled by the sink's server thread
             await asyncio.sleep(0.02)
         hook_latency = time.monotonic() - task_start
-        while not harness.published:
+        while not harness.published:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         d.stop()
         await task
@@ -243,7 +249,7 @@ async def test_a_burst_beyond_the_rate_limit_becomes_one_digest(harness: Harness
 
 
 async def test_silences_and_inhibition_mute_deliveries(harness: Harness, sinks: Any) -> None:
-    slack, hook, _ = sinks
+    _slack, hook, _ = sinks
     now = datetime.now(UTC)
     silenced = make_alert(1, rule_id="noisy-rule")
     await harness.store.put(

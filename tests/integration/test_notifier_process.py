@@ -58,7 +58,9 @@ def sink() -> Iterator[HttpSink]:
         yield s
 
 
-def env_for(kafka: str, redis: str, namespace: str, tmp: Path, sink: HttpSink, **extra: str) -> dict[str, str]:
+def env_for(
+    kafka: str, redis: str, namespace: str, tmp: Path, sink: HttpSink, **extra: str
+) -> dict[str, str]:
     (tmp / "rules.yaml").write_text(RULES)
     (tmp / "subscribers.yaml").write_text(SUBSCRIBERS)
     return service_env(
@@ -84,7 +86,11 @@ def produce_events(kafka: str, namespace: str, count: int) -> list[str]:
         for _ in range(count):
             item = uuid.uuid4().hex[:24]
             event = {**EVENT, "event_id": uuid.uuid4().hex, "item_id": item}
-            producer.send(topic_name(TopicKey.TAGGED_EVENTS, namespace), key=item.encode(), value=json.dumps(event).encode())
+            producer.send(
+                topic_name(TopicKey.TAGGED_EVENTS, namespace),
+                key=item.encode(),
+                value=json.dumps(event).encode(),
+            )
             items.append(item)
         producer.flush(30)
     finally:
@@ -94,7 +100,9 @@ def produce_events(kafka: str, namespace: str, count: int) -> list[str]:
 
 def per_subscriber(sink: HttpSink) -> Counter[tuple[str, str]]:
     """(alert id, idempotency key) pairs: one key per (alert, subscriber, channel)."""
-    return Counter((b["alert_id"], h["idempotency-key"]) for b, h in zip(sink.snapshot(), sink.headers, strict=True))
+    return Counter(
+        (b["alert_id"], h["idempotency-key"]) for b, h in zip(sink.snapshot(), sink.headers, strict=True)
+    )
 
 
 @pytest.mark.parametrize("point", ["before_send", "after_send"])
@@ -106,14 +114,21 @@ def test_sigkill_at_a_fault_point_then_restart_delivers_once_per_subscriber(
     faulty.start()
     try:
         produce_events(kafka_bootstrap, namespace, 3)
-        wait_until(lambda: f"fault point {point} reached" in faulty.log(), 60, "fault point not reached", on_fail=faulty.log)
+        wait_until(
+            lambda: f"fault point {point} reached" in faulty.log(),
+            60,
+            "fault point not reached",
+            on_fail=faulty.log,
+        )
         sent_before_kill = len(sink.snapshot())
         assert (sent_before_kill > 0) == (point == "after_send")
     finally:
         faulty.stop(signal.SIGKILL)
     restarted = ServiceProcess("notifier", env, tmp_path / "n-restarted.log").start()
     try:
-        wait_until(lambda: len(per_subscriber(sink)) >= 6, 60, "not every alert arrived", on_fail=restarted.log)
+        wait_until(
+            lambda: len(per_subscriber(sink)) >= 6, 60, "not every alert arrived", on_fail=restarted.log
+        )
         time.sleep(1.5)  # a duplicate would arrive now
     finally:
         restarted.stop()

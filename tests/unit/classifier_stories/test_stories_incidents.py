@@ -155,3 +155,16 @@ def test_the_ratio_is_over_a_sliding_window() -> None:
     with pytest.raises(DeadLetterLimitExceeded):
         limit.check_dead_letter(1.0)
     limit.check_dead_letter(20.0)  # the earlier outcomes left the window; this one alone does not trip
+
+
+def test_deferred_writes_reach_the_store_once_per_flush() -> None:
+    store: dict[str, bytes] = {}
+    book = IncidentBook(store, defer_writes=True)
+    book.apply(_event(1, "wire", killed=3), T0)
+    book.apply(_event(2, "kabul", killed=4), T0)
+    assert store == {}
+    assert book.flush() == 2  # closure and casualties at Torkham
+    restarted = IncidentBook(store)
+    restarted.rebuild()
+    (update,) = [u for u in restarted.apply(_event(3, "hill", killed=5), T0) if u.label is Label.CASUALTIES]
+    assert (update.revision, update.killed.highest) == (3, 5)

@@ -133,9 +133,16 @@ async def test_webhook_posts_signed_alert_json() -> None:
 
 @pytest.mark.parametrize(
     ("status", "error"),
-    [(429, RetryableSendError), (502, RetryableSendError), (404, PermanentSendError), (302, PermanentSendError)],
+    [
+        (429, RetryableSendError),
+        (502, RetryableSendError),
+        (404, PermanentSendError),
+        (302, PermanentSendError),
+    ],
 )
-async def test_http_failures_are_classified_and_never_show_the_url(status: int, error: type[Exception]) -> None:
+async def test_http_failures_are_classified_and_never_show_the_url(
+    status: int, error: type[Exception]
+) -> None:
     secret_url = "https://hooks.example/T000/B000/very-secret-token"
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -172,7 +179,8 @@ def test_slack_escape_exactly_amp_lt_gt(text: str, escaped: str) -> None:
 @pytest.mark.parametrize(
     ("url", "kept"),
     [("https://news.example/a?b=1", True), ("http://x.example/", True), ("javascript:alert(1)", False),
-     ("ftp://x.example/f", False), ("https://x.example/a|b", False), ("https://x.example/<b>", False), (None, False)],
+     ("ftp://x.example/f", False), ("https://x.example/a|b", False), ("https://x.example/<b>", False),
+     (None, False)],
 )  # fmt: skip
 def test_only_plain_http_links_are_kept(url: str | None, kept: bool) -> None:
     assert (safe_link(url) is not None) == kept

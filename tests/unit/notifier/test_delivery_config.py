@@ -98,7 +98,9 @@ def test_secrets_come_from_named_variables_and_a_missing_one_names_the_variable(
         (GOOD.replace("{min_severity: critical}", "{min_severity: urgent}"), 9, "min_severity"),
     ],
 )
-def test_invalid_subscribers_name_file_line_and_field(tmp_path: Path, text: str, line: int, needle: str) -> None:
+def test_invalid_subscribers_name_file_line_and_field(
+    tmp_path: Path, text: str, line: int, needle: str
+) -> None:
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as info:
         load_subscribers(path)
@@ -122,7 +124,9 @@ def test_unknown_route_is_a_startup_error(tmp_path: Path) -> None:
         ({"group": {"crossing": "Torkham"}}, ["ops/slack", "ops/console", "torkham/webhook"]),
     ],
 )
-def test_filters_choose_the_deliveries(tmp_path: Path, update: dict[str, object], expected: list[str]) -> None:
+def test_filters_choose_the_deliveries(
+    tmp_path: Path, update: dict[str, object], expected: list[str]
+) -> None:
     path = write(tmp_path, GOOD)
     subs = load_subscribers(path)
     targets, _ = resolve_secrets(subs, {"BW_SLACK_OPS": "u", "BW_HOOK": "u", "BW_HOOK_SECRET": "k"}, path)
@@ -147,9 +151,15 @@ def test_inhibition_policy(severity: str, status: str, group: dict[str, str], mo
     assert (token == "crossing=Torkham") == (mode != "none")
 
 
-def silence(*matchers: Matcher, start: timedelta = timedelta(0), length: timedelta = timedelta(hours=1)) -> Silence:
+def silence(
+    *matchers: Matcher, start: timedelta = timedelta(0), length: timedelta = timedelta(hours=1)
+) -> Silence:
     request = SilenceRequest(
-        matchers=list(matchers), starts_at=NOW + start, ends_at=NOW + start + length, created_by="t", comment="c"
+        matchers=list(matchers),
+        starts_at=NOW + start,
+        ends_at=NOW + start + length,
+        created_by="t",
+        comment="c",
     )
     return Silence.create(request, NOW)
 
@@ -183,7 +193,11 @@ def test_silence_is_active_only_between_start_and_end_and_expires() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    [{"name": "summary", "value": "x"}, {"name": "rule_id", "op": "=~", "value": "("}, {"name": "group.", "value": "x"}],
+    [
+        {"name": "summary", "value": "x"},
+        {"name": "rule_id", "op": "=~", "value": "("},
+        {"name": "group.", "value": "x"},
+    ],
 )
 def test_bad_matchers_are_rejected(bad: dict[str, str]) -> None:
     with pytest.raises(ValidationError):
