@@ -147,10 +147,12 @@ class CasualtyAnalyser:
                 q = self._reader.read(toks, k + 1)
                 if q is not None and q.value is not None:
                     return Quantity(q.value, q.start, q.end, among=True)
+        may_open = self._reader.may_open
         for k in range(lo, v):
-            q = self._reader.read(toks, k)
-            if q is not None:
-                return q
+            if may_open(toks[k]):
+                q = self._reader.read(toks, k)
+                if q is not None:
+                    return q
         for k in range(lo, v):
             if toks[k] in self._persons:
                 return self._coordinated(toks, k, v)
@@ -208,9 +210,12 @@ class CasualtyAnalyser:
         v, ve = tok(sent, hit), tok_end(sent, hit)
         lo = self._window_start(sent, v, casualty_tokens)
         stop = min(len(toks), ve + 20)
+        may_open = self._reader.may_open
         for k in list(range(lo, v)) + list(range(ve, stop)):
             if toks[k] == ";":
                 break
+            if not may_open(toks[k]):
+                continue
             q = self._reader.read(toks, k)
             if q is None or q.value is None:
                 continue

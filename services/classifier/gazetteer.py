@@ -18,7 +18,7 @@ _GUEST_AFTER = (" mission", " embassy", " consulate")
 _SOIL_AFTER = (" soil", " territory", " territories", " side of", " side ")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Mention:
     """A resolved gazetteer mention in a sentence (``hit`` offsets are sentence-relative)."""
 

@@ -127,6 +127,10 @@ class NumberReader:
             return None
         return base, j, False
 
+    def may_open(self, word: str) -> bool:
+        """Whether a quantity can begin with ``word`` (when False, :meth:`read` returns None)."""
+        return word in self._openers or word[0].isdigit() or "-" in word
+
     def read(self, toks: list[str], i: int) -> Quantity | None:
         """Quantity starting at token ``i`` (modifiers included), or None."""
         if i >= len(toks):
@@ -160,9 +164,13 @@ class NumberReader:
 
     def find_after(self, toks: list[str], i: int, limit: int) -> Quantity | None:
         """First quantity beginning within ``limit`` tokens from ``i`` (stops at clause punctuation)."""
+        openers = self._openers
         for k in range(i, min(len(toks), i + limit)):
-            if toks[k] in (".", ";", ":"):
+            w = toks[k]
+            if w in (".", ";", ":"):
                 return None
+            if w not in openers and not w[0].isdigit() and "-" not in w:
+                continue
             q = self.read(toks, k)
             if q is not None:
                 return q

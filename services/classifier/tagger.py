@@ -13,7 +13,7 @@ from pathlib import Path
 
 from schemas.common import Label
 from schemas.raw_items import RawItemV1
-from schemas.tagged_events import Crossing, Evidence, Figures, Place, TaggedEventV1
+from schemas.tagged_events import Figures, TaggedEventV1
 from services.classifier.crossings import CrossingAnalyser
 from services.classifier.document import Doc
 from services.classifier.figures import CasualtyAnalyser
@@ -32,7 +32,7 @@ _CUE_PREFIX = {"shared": "shared", "truce": "truce", "casualties": "cas", "closu
 # cost time.
 _NOT_MATCHED = frozenset({"cas.civilians", "cas.person_nouns", "cas.metaphor_objects", "cas.totals"})
 ACTOR = "actor"
-_NO_FIGURES = Figures()
+_NO_FIGURES = Figures()  # immutable, so one instance serves every event
 
 
 def make_event_id(item_id: str, classifier_version: str, taxonomy_version: str) -> str:
@@ -41,13 +41,17 @@ def make_event_id(item_id: str, classifier_version: str, taxonomy_version: str) 
     return hashlib.blake2b(key, digest_size=10).hexdigest()
 
 
-# The nested output models are built with ``model_construct``: every value comes from validated
-# configuration or from the item's own text and offsets, so validating each again would only
-# cost time (the tests compare both ways of building). The event itself is validated.
-def _evidence(supports: str, sent: Sentence) -> Evidence:
-    return Evidence.model_construct(
-        supports=supports, field=sent.field, start=sent.start, end=sent.end, sentence=sent.text
-    )
+# The nested parts of the event are handed over as plain dicts and the event is validated once,
+# as a whole: one pass of pydantic-core costs less than building (or constructing) each nested
+# model on its own.
+def _evidence(supports: str, sent: Sentence) -> dict[str, object]:
+    return {
+        "supports": supports,
+        "field": sent.field,
+        "start": sent.start,
+        "end": sent.end,
+        "sentence": sent.text,
+    }
 
 
 class Tagger:
@@ -93,7 +97,7 @@ class Tagger:
         closure = self._crossings.analyse(doc, mentions)
 
         labels: list[Label] = []
-        evidence: list[Evidence] = []
+        evidence: list[dict[str, object]] = []
         if violation is not None:
             labels.append(Label.CEASEFIRE_VIOLATION)
             evidence.append(_evidence(Label.CEASEFIRE_VIOLATION.value, violation))
@@ -106,7 +110,7 @@ class Tagger:
             labels.append(Label.CASUALTIES)
             if casualties.evidence is not None:
                 evidence.append(_evidence(Label.CASUALTIES.value, casualties.evidence))
-            figures = Figures.model_construct(
+            figures = Figures(
                 killed=casualties.killed,
                 injured=casualties.injured,
                 civilians_killed=casualties.civilians_killed,
@@ -122,45 +126,47 @@ class Tagger:
             ((t, self.taxonomy.actors[ref].country) for t, ref in actor_hits),
         )
         severity = assess(self.taxonomy.severity_rules, self.taxonomy.default_severity, labels, figures)
-        return TaggedEventV1(
-            event_id=make_event_id(item.id, CLASSIFIER_VERSION, self.taxonomy.version),
-            item_id=item.id,
-            source=item.source,
-            url=item.url,
-            title=item.title,
-            published_at=item.published_at,
-            ingested_at=item.ingested_at,
-            tagged_at=now,
-            labels=labels,
-            figures=figures,
-            crossings=[Crossing.model_construct(name=n, state=s) for n, s, _ in closure.crossings],
-            places=_places(doc, flat),
-            actors=actors,
-            region=region,
-            severity=severity,
-            evidence=evidence,
-            classifier_version=CLASSIFIER_VERSION,
-            taxonomy_version=self.taxonomy.version,
+        return TaggedEventV1.model_validate(
+            {
+                "event_id": make_event_id(item.id, CLASSIFIER_VERSION, self.taxonomy.version),
+                "item_id": item.id,
+                "source": item.source,
+                "url": item.url,
+                "title": item.title,
+                "published_at": item.published_at,
+                "ingested_at": item.ingested_at,
+                "tagged_at": now,
+                "labels": labels,
+                "figures": figures,
+                "crossings": [{"name": n, "state": s} for n, s, _ in closure.crossings],
+                "places": _places(flat),
+                "actors": actors,
+                "region": region,
+                "severity": severity,
+                "evidence": evidence,
+                "classifier_version": CLASSIFIER_VERSION,
+                "taxonomy_version": self.taxonomy.version,
+            }
         )
 
 
-def _places(doc: Doc, mentions: list[tuple[bool, Mention]]) -> list[Place]:
-    out: dict[str, Place] = {}
+def _places(mentions: list[tuple[bool, Mention]]) -> list[dict[str, object]]:
+    out: dict[str, dict[str, object]] = {}
     for _, m in mentions:
         # Talk venues (Doha, Istanbul) name where negotiations happen, not where events did.
         if m.demonym or m.no_evidence or m.entry.name in out:
             continue
         e = m.entry
         kind = "crossing" if e.kind in ROUTE_KINDS else e.kind
-        out[e.name] = Place.model_construct(
-            name=e.name,
-            mention=m.text,
-            kind=kind,
-            country=e.country,
-            admin_area=e.admin_area,
-            lat=e.lat,
-            lon=e.lon,
-        )
+        out[e.name] = {
+            "name": e.name,
+            "mention": m.text,
+            "kind": kind,
+            "country": e.country,
+            "admin_area": e.admin_area,
+            "lat": e.lat,
+            "lon": e.lon,
+        }
     return list(out.values())
 
 

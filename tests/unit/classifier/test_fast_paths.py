@@ -1,0 +1,90 @@
+"""The tagger's shortcuts give exactly what the plain algorithms give.
+
+Each shortcut (chunk-wise tokenising, locating sentence ends with ``str.find``, reading the next
+word without tokenising the sentence, sorting hits only when needed) is checked against the
+straightforward version on generated text.
+"""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.classifier.matcher import Hit, PhraseMatcher, normalise
+from services.classifier.sentences import _BOUNDARY, TOKEN, Sentence, _boundaries, split_spans, tokenise
+
+# Letters, digits, the marks the tokeniser and sentence splitter care about, odd word characters
+# (underscore, superscript two, a combining accent) and several kinds of whitespace.
+_ALPHABET = st.sampled_from(list("abcdeKLMXY019 .,;:!?'\"()[]-_\u00b2\u0301\u00e9\t\n\u00a0\u2019"))
+_TEXT = st.text(_ALPHABET, max_size=60)
+_WORDS = ["no", "no one", "one", "killed", "death toll", "toll", "cease-fire", "fire", "u.s.", "n't", "a"]
+
+
+@given(_TEXT)
+@settings(max_examples=400)
+def test_tokenise_matches_the_token_expression(text: str) -> None:
+    words, starts = tokenise(text)
+    assert list(zip(words, starts, strict=True)) == [(m.group(), m.start()) for m in TOKEN.finditer(text)]
+
+
+@given(_TEXT)
+@settings(max_examples=400)
+def test_sentence_ends_match_the_boundary_expression(text: str) -> None:
+    assert _boundaries(text) == [m.span() for m in _BOUNDARY.finditer(text)]
+
+
+def test_split_spans_cuts_after_marks_only_before_capitals() -> None:
+    text = "Gen. Raza said five died... Officials agreed?! Then. no cut here. 12 were hurt"
+    parts = [text[a:b] for a, b in split_spans(text)]
+    assert parts == ["Gen. Raza said five died...", "Officials agreed?!", "Then. no cut here.", "12 were hurt"]
+
+
+@given(_TEXT, st.integers(min_value=0, max_value=70))
+@settings(max_examples=400)
+def test_word_after_matches_full_tokenisation(text: str, offset: int) -> None:
+    low = normalise(text)
+    offset = min(offset, len(low))
+    quick = Sentence("body", 0, 0, len(low), text, low).word_after(offset)
+    full = Sentence("body", 0, 0, len(low), text, low)
+    words = full.words
+    index = full.token_after(offset)
+    assert quick == (words[index] if index < len(words) else None)
+
+
+def _reference_find(low: str, phrases: dict[str, list[tuple[str, int]]]) -> list[Hit]:
+    """Every whole-word occurrence of every phrase, sorted by start then longest first."""
+    hits: list[Hit] = []
+    for key, payload in phrases.items():
+        for m in re.finditer(f"(?={re.escape(key)})", low):
+            start, end = m.start(), m.start() + len(key)
+            if start > 0 and low[start - 1].isalnum():
+                continue
+            if end < len(low) and low[end].isalnum():
+                continue
+            hits.extend(Hit(start, end, group, ref) for group, ref in payload)
+    hits.sort(key=lambda h: (h.start, -h.end))  # stable: a phrase's groups stay in order added
+    return hits
+
+
+@given(st.lists(st.sampled_from([*_WORDS, " ", ", ", "x", "-", "."]), max_size=25))
+@settings(max_examples=300)
+def test_phrase_matcher_finds_whole_words_in_order(parts: list[str]) -> None:
+    matcher = PhraseMatcher()
+    phrases: dict[str, list[tuple[str, int]]] = {}
+    for i, word in enumerate(_WORDS):
+        for group in ("g1", "g2") if i % 3 == 0 else ("g1",):
+            matcher.add(word, group, i)
+            phrases.setdefault(word, []).append((group, i))
+    low = normalise("".join(parts))
+    assert matcher.find(low) == _reference_find(low, phrases)
+
+
+def test_sentence_groups_keep_text_order_and_answer_presence() -> None:
+    hits = [Hit(0, 4, "a", 0), Hit(2, 9, "b", 0), Hit(5, 9, "a", 1)]
+    sent = Sentence("title", 0, 0, 9, "x" * 9, "x" * 9, hits)
+    assert sent.groups("a") == [hits[0], hits[2]]
+    assert sent.groups("missing") == []
+    assert sent.has("b") and not sent.has("c")
+    assert sent.has_any(frozenset({"c", "b"})) and not sent.has_any(frozenset({"c"}))
