@@ -38,7 +38,12 @@ def test_sentence_ends_match_the_boundary_expression(text: str) -> None:
 def test_split_spans_cuts_after_marks_only_before_capitals() -> None:
     text = "Gen. Raza said five died... Officials agreed?! Then. no cut here. 12 were hurt"
     parts = [text[a:b] for a, b in split_spans(text)]
-    assert parts == ["Gen. Raza said five died...", "Officials agreed?!", "Then. no cut here.", "12 were hurt"]
+    assert parts == [
+        "Gen. Raza said five died...",
+        "Officials agreed?!",
+        "Then. no cut here.",
+        "12 were hurt",
+    ]
 
 
 @given(_TEXT, st.integers(min_value=0, max_value=70))
