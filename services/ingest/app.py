@@ -15,6 +15,7 @@ import logging
 import signal
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,24 +28,30 @@ from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from schemas.codec import encode
-from schemas.raw_items import RawItemV1
 from schemas.topics import TopicKey
 from services.common.clock import Clock, utc_now
 from services.common.dead_letters import dead_letter_headers, make_dead_letter
 from services.common.kafka_admin import ensure_topics
+from services.ingest.batches import EncodedItem, EncodedLine, parse_replay_chunk
 from services.ingest.metrics import IngestMetrics, create_metrics
 from services.ingest.pacing import Pacer
 from services.ingest.publisher import Publisher, PublishResult, PublishUnavailable
-from services.ingest.replay_reader import AcceptedLine, read_replay_lines
+from services.ingest.replay_reader import RejectedLine
 from services.ingest.schedule import BrokerGate
 from services.ingest.settings import IngestSettings
 from services.ingest.stores import RedisSeenStore
+from services.ingest.workers import NormalisePool
 
 log = logging.getLogger(__name__)
 SERVICE = "ingest"
 REPLAY_BATCH = 500
 REPLAY_BATCHES_IN_FLIGHT = 8
 REPLAY_RETRIES = 5
+# Chunks of REPLAY_BATCH lines handed to the normalisation workers ahead of the one being sent.
+REPLAY_CHUNKS_AHEAD = 4
+# Files at least this large start the normalisation workers at once; a smaller file that turns out
+# to be longer than one chunk (stdin) starts them at its second chunk.
+POOL_MIN_FILE_BYTES = 256 * 1024
 
 __all__ = ["IngestSettings", "ReplaySummary", "create_producer", "replay", "run_service"]
 
@@ -164,13 +171,15 @@ async def _replay(
     redis = create_redis(settings)
     metrics = create_metrics(CollectorRegistry())
     publisher = create_publisher(settings, producer, redis, metrics)
+    pool = NormalisePool(settings.ingest_normalise_workers)
     dlq_topic = settings.topic(TopicKey.RAW_ITEMS_DLQ)
     summary = ReplaySummary()
     tasks: set[asyncio.Task[None]] = set()
-    batch: list[RawItemV1] = []
+    batch: list[EncodedItem] = []
     tolerance = timedelta(seconds=settings.ingest_future_tolerance_s)
+    source_file = None if path == "-" else Path(path).name
 
-    async def publish(items: list[RawItemV1]) -> None:
+    async def publish(items: list[EncodedItem]) -> None:
         for attempt in range(REPLAY_RETRIES + 1):
             try:
                 result: PublishResult = await publisher.publish(items, origin="replay")
@@ -203,38 +212,56 @@ async def _replay(
 
     started = time.monotonic()
     index = 0
+
+    async def handle(outcomes: list[EncodedLine | RejectedLine], bytes_read: int) -> None:
+        nonlocal index
+        for outcome in outcomes:
+            if isinstance(outcome, EncodedLine):
+                if pacer.paced:
+                    wait = started + pacer.due(index, outcome.item.published_at) - time.monotonic()
+                    if wait > 0:
+                        await flush()
+                        await asyncio.sleep(wait)
+                index += 1
+                batch.append(outcome.item)
+                if len(batch) >= REPLAY_BATCH:
+                    await flush()
+                continue
+            letter = make_dead_letter(
+                service=SERVICE,
+                reason=outcome.reason,
+                reason_class="input",
+                payload=outcome.raw,
+                now=clock(),
+                source_file=source_file,
+                line_number=outcome.line_number,
+            )
+            await start(publisher.send_raw(dlq_topic, encode(letter), dead_letter_headers(letter)))
+            metrics.items.labels(origin="replay", outcome="invalid").inc()
+            summary.invalid += 1
+            summary.invalid_lines.append((outcome.line_number, outcome.reason))
+        if progress is not None:
+            progress(bytes_read)
+
+    # Chunks are normalised by the workers (in file order, several ahead) while this process sends
+    # the chunks before them; a short file is done in-process before the workers would be ready.
+    ahead: deque[tuple[asyncio.Task[list[EncodedLine | RejectedLine]], int]] = deque()
     try:
         with open_replay_source(path) as source:
             counted = _Counted(source)
-            for outcome in read_replay_lines(counted, clock, tolerance):
-                if isinstance(outcome, AcceptedLine):
-                    if pacer.paced:
-                        wait = started + pacer.due(index, outcome.item.published_at) - time.monotonic()
-                        if wait > 0:
-                            await flush()
-                            await asyncio.sleep(wait)
-                    index += 1
-                    batch.append(outcome.item)
-                    if len(batch) >= REPLAY_BATCH:
-                        await flush()
-                else:
-                    letter = make_dead_letter(
-                        service=SERVICE,
-                        reason=outcome.reason,
-                        reason_class="input",
-                        payload=outcome.raw,
-                        now=clock(),
-                        source_file=None if path == "-" else Path(path).name,
-                        line_number=outcome.line_number,
-                    )
-                    await start(publisher.send_raw(dlq_topic, encode(letter), dead_letter_headers(letter)))
-                    metrics.items.labels(origin="replay", outcome="invalid").inc()
-                    summary.invalid += 1
-                    summary.invalid_lines.append((outcome.line_number, outcome.reason))
-                if progress is not None and (
-                    index % REPLAY_BATCH == 0 or not isinstance(outcome, AcceptedLine)
-                ):
-                    progress(counted.bytes_read)
+            if _file_size(path) >= POOL_MIN_FILE_BYTES:
+                pool.start_soon()
+            for number, chunk in enumerate(_numbered_chunks(counted, REPLAY_BATCH)):
+                if number == 1:
+                    pool.start_soon()  # input of unknown length (stdin) that is more than one chunk
+                work = pool.run(len(chunk), parse_replay_chunk, chunk, clock(), tolerance)
+                ahead.append((asyncio.create_task(work), counted.bytes_read))
+                while len(ahead) > REPLAY_CHUNKS_AHEAD:
+                    parsed, bytes_read = ahead.popleft()
+                    await handle(await parsed, bytes_read)
+            while ahead:
+                parsed, bytes_read = ahead.popleft()
+                await handle(await parsed, bytes_read)
             await flush()
             while tasks:
                 finished, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -244,12 +271,36 @@ async def _replay(
             if progress is not None:
                 progress(counted.bytes_read)
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        pending: list[asyncio.Task[Any]] = [t for t, _ in ahead]
+        pending += tasks
+        for left in pending:
+            left.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        await pool.aclose()
         publisher.close()
         await redis.aclose()
     return summary
+
+
+def _file_size(path: str) -> int:
+    try:
+        return 0 if path == "-" else Path(path).stat().st_size
+    except OSError:
+        return 0
+
+
+def _numbered_chunks(lines: Iterable[bytes], size: int) -> Iterator[list[tuple[int, bytes]]]:
+    """Non-blank lines with their numbers as an editor shows them, ``size`` at a time."""
+    chunk: list[tuple[int, bytes]] = []
+    for number, raw in enumerate(lines, start=1):
+        stripped = raw.strip()
+        if stripped:
+            chunk.append((number, stripped))
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
 
 
 async def _broker_reachable(bootstrap: list[str], timeout_s: float = 1.0) -> bool:

@@ -21,8 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from schemas.codec import encode
 from schemas.raw_items import RawItemV1
+from services.ingest.batches import EncodedItem, encoded
 from services.ingest.metrics import IngestMetrics
 from services.ingest.schedule import BrokerGate
 
@@ -163,15 +163,15 @@ class Publisher:
     def _unavailable(self, message: str, accepted: Sequence[str] = ()) -> PublishUnavailable:
         return PublishUnavailable(message, max(1.0, self.gate.seconds_until_retry()), accepted)
 
-    async def publish(self, items: Sequence[RawItemV1], origin: str) -> PublishResult:
+    async def publish(self, items: Sequence[RawItemV1 | EncodedItem], origin: str) -> PublishResult:
         """Publish ``items``; raises :class:`PublishUnavailable` when nothing or not all was taken."""
-        unique: dict[str, RawItemV1] = {}
+        unique: dict[str, EncodedItem] = {}
         in_batch_duplicates: list[str] = []
         for item in items:
             if item.id in unique:
                 in_batch_duplicates.append(item.id)
             else:
-                unique[item.id] = item
+                unique[item.id] = item if isinstance(item, EncodedItem) else encoded(item)
         if not self.gate.allow():
             raise self._unavailable("broker unavailable")
         try:
@@ -202,7 +202,7 @@ class Publisher:
         self._metrics.items.labels(origin=origin, outcome="duplicate").inc(len(result.duplicates))
         return result
 
-    async def _send(self, items: list[RawItemV1]) -> list[str]:
+    async def _send(self, items: list[EncodedItem]) -> list[str]:
         loop = asyncio.get_running_loop()
         futures: dict[str, asyncio.Future[bool]] = {}
         for item in items:
@@ -213,7 +213,7 @@ class Publisher:
         tracker = _AckTracker(loop, [i.id for i in items])
         acked: list[str] = []
         try:
-            records = [(item.id, encode(item)) for item in items]
+            records = [(item.id, item.value) for item in items]
             await loop.run_in_executor(self._executor, self._send_all, records, tracker)
             await tracker.done
             acked = list(tracker.acked)

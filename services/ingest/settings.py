@@ -42,6 +42,12 @@ class IngestSettings(CommonSettings):
     ingest_future_tolerance_s: float = Field(
         default=3600, ge=0, description="Publication times further ahead than this are rejected."
     )
+    ingest_normalise_workers: int = Field(
+        default=2,
+        ge=0,
+        le=32,
+        description="Processes that normalise large batches beside the producer (0: in-process).",
+    )
     ingest_feeds_file: Path = Field(default=Path("config/feeds.yaml"))
     ingest_fetch_timeout_s: float = Field(default=30.0, gt=0, description="Whole fetch of one feed.")
     ingest_fetch_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
