@@ -73,10 +73,17 @@ def _raw_rate(
 
 
 def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """Resident memory of the service and its normalisation workers."""
+    import psutil  # type: ignore[import-untyped]
+
+    proc = psutil.Process(pid)
+    total: int = proc.memory_info().rss
+    for child in proc.children(recursive=True):
+        try:
+            total += child.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return total / (1024 * 1024)
 
 
 def _push_rate(env: dict[str, str], items: list[dict[str, object]], log: Path) -> tuple[float, float]:
@@ -171,7 +178,9 @@ def run(bootstrap: str, redis_url: str, budget_s: float) -> list[BenchResult]:
                 goal_ratio=GOAL,
             )
         )
-        results.append(BenchResult.absolute("ingest service RSS after the push run", rss, "MiB"))
+        results.append(
+            BenchResult.absolute("ingest service RSS after the push run (with its workers)", rss, "MiB")
+        )
     _cleanup(redis_url, namespace)
     return results
 

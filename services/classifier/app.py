@@ -26,11 +26,12 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -66,7 +67,15 @@ class ClassifierSettings(CommonSettings):
     classifier_web_port: int = Field(default=6066, ge=1, le=65535)
     classifier_data_dir: Path = Field(default=Path("var/classifier"))
     classifier_batch_max: int = Field(default=500, ge=1, le=10_000)
-    classifier_batch_within_s: float = Field(default=0.02, gt=0, le=5)
+    classifier_batch_within_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=5,
+        description="How long to wait for a fuller batch; 0 takes what is queued (lowest latency).",
+    )
+    classifier_send_attempts: int = Field(default=8, ge=1, description="Per batch, before halting.")
+    classifier_send_backoff_max_s: float = Field(default=5.0, gt=0)
+    classifier_lag_interval_s: float = Field(default=5.0, gt=0)
     classifier_story_window_h: float = Field(default=72.0, gt=0)
     classifier_story_threshold: float = Field(default=0.5, gt=0, le=1)
     classifier_incident_retention_days: int = Field(default=7, ge=1)
@@ -101,9 +110,22 @@ class _TextKeys(MutableMapping[str, bytes]):
         return len(self._table)
 
 
+class _Output(NamedTuple):
+    """One record to send: the arguments of ``app.producer.send`` that vary."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+class _DeliveryFailed(RuntimeError):
+    """Outputs of a batch stayed unacknowledged after every attempt; the worker halts."""
+
+
 def _halt(reason: str) -> None:
     """Exit at once: a graceful stop would ack (and commit) the batch that was not processed."""
-    log.critical("classifier halted by the dead-letter stop-switch: %s", reason)
+    log.critical("classifier halted by the %s", reason)
     for handler in logging.getLogger().handlers:
         handler.flush()
     os._exit(EXIT_HALTED)
@@ -117,8 +139,10 @@ def create_app(
     halt: Callable[[str], None] = _halt,
 ) -> faust.App:
     registry = registry or CollectorRegistry()
-    metrics: ClassifierMetrics = create_metrics(registry)
     partitions = TOPICS[TopicKey.RAW_ITEMS].partitions
+    metrics: ClassifierMetrics = create_metrics(
+        registry, lag_partitions=(settings.topic(TopicKey.RAW_ITEMS), partitions)
+    )
     app = faust.App(
         settings.classifier_group_id,
         broker=[f"kafka://{s}" for s in settings.bootstrap_list],
@@ -136,6 +160,7 @@ def create_app(
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         producer_linger_ms=5,
+        producer_max_batch_size=512 * 1024,  # a batch's tagged events are ~2 KiB each
         loghandlers=[],
     )
     raw_topic = app.topic(
@@ -177,11 +202,59 @@ def create_app(
         )
     )
     status = {"rebuilt": False}
+    # Subscribing the topic as a channel (what an agent's stream does) and taking its queued events
+    # in bulk: faust's stream iterator costs a loop turn and several tasks per event, which alone
+    # caps a worker at a few thousand events/s (see bench/bench_classifier.py).
+    channel: Any = raw_topic.__aiter__()
 
-    def send(topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]) -> Awaitable[Any]:
-        return app.producer.send(topic, key, value, None, None, headers)
+    async def deliver(records: list[_Output]) -> None:
+        """Send every record and wait for the broker's acks; resend failures with backoff.
 
-    async def dead_letter(event: Any, reason: str, reason_class: str) -> Awaitable[Any]:
+        Raises _DeliveryFailed once ``classifier_send_attempts`` are spent: the caller halts, so
+        the batch's offsets are never committed past outputs that did not reach the broker.
+        """
+        todo = records
+        for attempt in range(1, settings.classifier_send_attempts + 1):
+            futures: list[Awaitable[Any]] = []
+            failed: list[_Output] = []
+            error: BaseException | None = None
+            for i, record in enumerate(todo):
+                try:
+                    futures.append(
+                        await app.producer.send(
+                            record.topic, record.key, record.value, None, None, record.headers
+                        )
+                    )
+                except Exception as exc:  # the producer refused it (buffer, metadata, broker)
+                    failed.extend(todo[i:])
+                    error = exc
+                    break
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            failed = [
+                r for r, res in zip(todo, results, strict=False) if isinstance(res, BaseException)
+            ] + failed
+            error = next((res for res in results if isinstance(res, BaseException)), error)
+            if not failed:
+                return
+            metrics.send_retries.inc(len(failed))
+            if attempt == settings.classifier_send_attempts:
+                break
+            delay = min(settings.classifier_send_backoff_max_s, 0.1 * 2**attempt) * random.uniform(0.5, 1.0)
+            log.warning(
+                "%d output(s) not acknowledged (%s); attempt %d, retrying in %.2fs",
+                len(failed),
+                type(error).__name__,
+                attempt,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            todo = failed
+        raise _DeliveryFailed(
+            f"{len(failed)} output(s) not acknowledged by the broker after "
+            f"{settings.classifier_send_attempts} attempts ({type(error).__name__})"
+        )
+
+    def dead_letter(event: Any, reason: str, reason_class: str, out: list[_Output]) -> None:
         message = event.message
         limit.check_dead_letter(time.monotonic())  # raises DeadLetterLimitExceeded
         letter = make_dead_letter(
@@ -196,67 +269,136 @@ def create_app(
         )
         log.warning("dead-lettering %s[%s]@%s: %s", message.topic, message.partition, message.offset, reason)
         metrics.items.labels("dead_lettered", reason_class).inc()
-        sent: Awaitable[Any] = await send(dlq_name, message.key, encode(letter), dead_letter_headers(letter))
-        return sent
+        out.append(_Output(dlq_name, message.key, encode(letter), dead_letter_headers(letter)))
 
-    async def process_batch(batch: list[Any]) -> None:
-        if not status["rebuilt"]:
-            log.info("rebuilt state: %d story signatures, %d incidents", stories.rebuild(), book.rebuild())
-            status["rebuilt"] = True
-        pending: list[Awaitable[Any]] = []
-        try:
-            await handle_events(batch, pending)
-            book.flush()  # before the batch is acked; faust flushes changelogs before committing
-        except DeadLetterLimitExceeded as exc:
-            # What was decided before the limit is delivered; the rest stays uncommitted.
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.gather(*pending), timeout=30)
-            halt(str(exc))
-            return
-        metrics.batch_size.observe(len(batch))
-        metrics.stories_indexed.set(len(stories))
-
-    async def handle_events(batch: list[Any], pending: list[Awaitable[Any]]) -> None:
-        ingested = []
+    def handle_events(batch: list[Any], out: list[_Output]) -> list[float]:
+        """Decide every event's outputs (appended to ``out``); returns the tagged events' ingest times."""
+        ingested: list[float] = []
+        now = clock()
         for event in batch:
             try:
-                out = classify(event.value, tagger, stories, book, clock(), time.perf_counter)
+                tagged, took = classify(event.value, tagger, stories, book, now, time.perf_counter)
             except InvalidMessage as exc:
-                pending.append(await dead_letter(event, exc.reason, exc.reason_class))
+                dead_letter(event, exc.reason, exc.reason_class, out)
                 continue
+            except DeadLetterLimitExceeded:
+                raise
             except Exception as exc:  # per-event isolation: never let one item stop the stream
                 message = event.message
                 log.exception(
                     "tagging failed for %s[%s]@%s", message.topic, message.partition, message.offset
                 )
-                pending.append(
-                    await dead_letter(event, f"tagging failed: {type(exc).__name__}: {exc}", "processing")
-                )
+                dead_letter(event, f"tagging failed: {type(exc).__name__}: {exc}", "processing", out)
                 continue
             limit.record_ok(time.monotonic())
-            tagged = out.event
-            pending.append(
-                await send(tagged_name, tagged.item_id.encode(), encode(tagged), cloudevent_headers(tagged))
+            out.append(
+                _Output(tagged_name, tagged.item_id.encode(), encode(tagged), cloudevent_headers(tagged))
             )
-            for update in out.incidents:
-                pending.append(await send(incidents_name, update.incident_id.encode(), encode(update), []))
-                metrics.incident_updates.labels(update.label.value).inc()
             metrics.items.labels("ok", "none").inc()
-            metrics.tagging_seconds.observe(out.tagging_s)
+            metrics.tagging_seconds.observe(took)
             for label in tagged.labels:
                 metrics.labels.labels(label.value).inc()
-            ingested.append(tagged.ingested_at)
-        await asyncio.gather(*pending)
-        done = clock()
-        for at in ingested:
-            metrics.publish_to_tagged_seconds.observe(max(0.0, (done - at).total_seconds()))
+            ingested.append(tagged.ingested_at.timestamp())
+        return ingested
 
-    @app.agent(raw_topic, name="tag-items")
-    async def tag_items(stream: Any) -> None:
-        async for batch in stream.take_events(
-            settings.classifier_batch_max, within=settings.classifier_batch_within_s
-        ):
-            await process_batch(list(batch))
+    async def process_batch(batch: list[Any]) -> None:
+        """Handle a batch and deliver its outputs; the caller acks the batch only when this returns."""
+        if not status["rebuilt"]:
+            log.info("rebuilt state: %d story signatures, %d incidents", stories.rebuild(), book.rebuild())
+            status["rebuilt"] = True
+        started = time.perf_counter()
+        out: list[_Output] = []
+        try:
+            try:
+                ingested = handle_events(batch, out)
+            finally:
+                # One revision per touched incident for the whole batch (also when the stop-switch
+                # tripped: the revisions of what was decided go out with it).
+                for update in book.take_updates(clock()):
+                    out.append(_Output(incidents_name, update.incident_id.encode(), encode(update), []))
+                    metrics.incident_updates.labels(update.label.value).inc()
+                # Table writes once per batch; faust flushes changelogs before committing offsets.
+                stories.flush()
+                book.flush()
+        except DeadLetterLimitExceeded as exc:
+            # What was decided before the limit is delivered; the rest stays uncommitted.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(deliver(out), timeout=30)
+            halt(f"dead-letter stop-switch: {exc}")
+            return
+        metrics.stage_seconds.labels("process").observe(time.perf_counter() - started)
+        sent = time.perf_counter()
+        await deliver(out)
+        metrics.stage_seconds.labels("deliver").observe(time.perf_counter() - sent)
+        done = clock().timestamp()
+        for at in ingested:
+            metrics.publish_to_tagged_seconds.observe(max(0.0, done - at))
+        metrics.batch_size.observe(len(batch))
+        metrics.stories_indexed.set(len(stories))
+
+    async def next_batch() -> list[Any]:
+        """Wait for one event, then take what is queued (up to the batch size) without waiting, or
+        up to ``classifier_batch_within_s`` more for a fuller batch."""
+        queue = channel.queue
+        batch = [await queue.get()]
+        deadline = time.monotonic() + settings.classifier_batch_within_s
+        while len(batch) < settings.classifier_batch_max:
+            if not queue.empty():
+                batch.append(queue.get_nowait())
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(queue.get(), remaining))
+            except TimeoutError:
+                break
+        return batch
+
+    def current(batch: list[Any]) -> list[Any]:
+        """The events still owned by this worker (like faust's streams: events fetched before a
+        rebalance or while flow control is suspended are left unacked and come back)."""
+        consumer = app.consumer
+        generation = app.consumer_generation_id
+        active = app.flow_control.is_active()
+        kept = []
+        for event in batch:
+            message = event.message
+            if not active or message.generation_id != generation:
+                continue
+            if not message.tracked:
+                message.tracked = True
+                consumer.track_message(message)
+            kept.append(event)
+        return kept
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def tag_items() -> None:
+        while True:
+            batch = current(await next_batch())
+            if not batch:
+                continue
+            try:
+                await process_batch(batch)
+            except _DeliveryFailed as exc:
+                halt(f"delivery guard: {exc}")
+                return
+            for event in batch:
+                event.ack()
+
+    @app.timer(settings.classifier_lag_interval_s)  # type: ignore[untyped-decorator]
+    async def refresh_lag() -> None:
+        consumer = app.consumer
+        committed = getattr(consumer, "_committed_offset", {})
+        for tp in consumer.assignment():
+            if tp.topic != raw_topic.get_topic_name():
+                continue
+            highwater = consumer.highwater(tp)
+            done = committed.get(tp)
+            if highwater is None:
+                continue
+            lag = highwater - (done if done is not None and done >= 0 else 0)
+            metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, lag))
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:

@@ -241,6 +241,14 @@ class CrossingAnalyser:
 
     # -- document ---------------------------------------------------------------------------------
     def analyse(self, doc: Doc, mentions: dict[int, list[Mention]]) -> ClosureResult:
+        """Routes with their states, and whether the item reports a closure.
+
+        ``mentions`` maps sentence indexes to their place mentions (sentences without any may
+        be left out). Only sentences with a state cue give routes a state, so an item without
+        any such cue reports no route and no closure.
+        """
+        if not any(doc.has(g) for g in _STATE_GROUPS):
+            return ClosureResult([], None, False)
         routes: dict[str, Route] = {}
         last: list[Route] = []
         pending: list[tuple[str, bool]] = []

@@ -53,6 +53,7 @@ _AFTER_PREDICATE = frozenset(
         "amid",
     ]
 )
+_RELATIVES = frozenset({"which", "that", "who", "whom"})
 _DETERMINERS = frozenset({"the", "our", "their", "its", "his", "her", "my", "your", "off", "any", "all"})
 LEVEL_TOLL, LEVEL_AMONG, LEVEL_EXPLICIT, LEVEL_IMPLICIT = 3, 2, 1, 0
 _COUNTED = frozenset({"cas.killed", "cas.injured", "cas.toll"})
@@ -112,9 +113,12 @@ class CasualtyAnalyser:
             return False
         if hit_before(sent, i, "shared.hypotheticals", 5) is not None:
             return False
+        if _truce_background(sent, i):
+            return False
         return not (
             sent.field == "body"
             and not title_has_casualty
+            and not _outcome_participle(toks, i)
             and hit_before(sent, i, "cas.prior_event", 10, clause=False) is not None
         )
 
@@ -230,9 +234,7 @@ class CasualtyAnalyser:
     def analyse(self, doc: Doc) -> CasualtyResult:
         result = CasualtyResult()
         title = doc.title
-        title_has = title is not None and any(
-            h.group in ("cas.killed", "cas.injured", "cas.toll") for h in title.hits
-        )
+        title_has = title is not None and title.has_any(_COUNTED)
         cands: list[Candidate] = []
         zero_killed = zero_injured = False
         order = 0
@@ -287,6 +289,30 @@ class CasualtyAnalyser:
 
 def word_is_killing(word: str) -> bool:
     return word in ("killing", "kills", "killed", "kill")
+
+
+def _outcome_participle(toks: list[str], index: int) -> bool:
+    """', wounding five': the casualties are the outcome of the act the clause just told.
+
+    "closed the road after gunmen fired on a convoy, wounding five" reports the attack with its
+    toll; an earlier killing cited as a cause is told with a finite verb ("after gunmen killed
+    26", "after a soldier was killed").
+    """
+    return index > 0 and toks[index - 1] == "," and toks[index].endswith("ing")
+
+
+def _truce_background(sent: Sentence, index: int) -> bool:
+    """Deaths in a clause about the fighting a truce ends are its background, not news.
+
+    "A ceasefire took effect, ending twelve days of strikes in which hundreds died": the
+    casualty word follows an ending cue and a relative pronoun, in a sentence naming a truce.
+    """
+    if not sent.has("truce.terms") or not sent.has("cas.conflict_ended"):
+        return False
+    ended = hit_before(sent, index, "cas.conflict_ended", 12, clause=False)
+    if ended is None:
+        return False
+    return any(t in _RELATIVES for t in sent.words[tok_end(sent, ended) : index])
 
 
 def _denied(sent: Sentence, index: int) -> bool:

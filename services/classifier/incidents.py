@@ -3,14 +3,19 @@
 Pure: state lives in a ``MutableMapping[str, bytes]`` given by the caller (a faust table backed by
 its changelog topic in the service, a dict in tests), one JSON document per incident id.
 
-Contract of :meth:`IncidentBook.apply`:
-- a new event that belongs to an incident adds a report and yields the next revision;
-- an event already counted (redelivered) changes nothing and yields the incident at its current
-  revision again, so an update lost with a crash is published on redelivery (consumers
-  de-duplicate by ``(incident_id, revision)``);
+Contract (:meth:`IncidentBook.add` for each event of a batch, then :meth:`IncidentBook.take_updates`):
+- the events of a batch that belong to one incident add their reports, and the incident yields
+  one revision for the whole batch (the next revision number; ``changes`` compares it with the
+  previously published revision), so a burst of copies costs one message, not one per copy;
+- an event already counted (redelivered, however long ago within the incident's life) changes
+  nothing; an incident touched only by such events yields its current revision again, so an
+  update lost with a crash is published on redelivery (consumers de-duplicate by
+  ``(incident_id, revision)``);
 - independent sources: reports from the same outlet, or sharing a story id, count once;
 - figures: per outlet the figure of its most recently published report; lowest and highest over
   those; latest from the most recently published report that stated it.
+
+:meth:`IncidentBook.apply` is ``add`` and ``take_updates`` for one event.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 
 from schemas.common import CrossingState, Label, Region, Severity, severity_rank
 from schemas.incidents import FigureReconciliation, IncidentChange, IncidentV1
@@ -28,7 +33,6 @@ from schemas.tagged_events import TaggedEventV1
 
 _FIGURES = ("killed", "injured", "civilians_killed")
 _SPECIFIC_KINDS = ("crossing", "district", "city", "province")
-RECENT_IDS = 200  # event ids kept per incident to recognise a redelivery
 _MAX_LISTED = 50
 
 
@@ -74,7 +78,12 @@ class IncidentState(BaseModel):
     severity: Severity
     revision: int = 0
     report_count: int = 0
-    recent_event_ids: list[str] = Field(default_factory=list)  # for redelivery, the last RECENT_IDS
+    # Every counted event id, to recognise a redelivery: bounded by the incident's life (one day
+    # of reports, kept for the retention period). Older states stored the last 200 as
+    # ``recent_event_ids``.
+    event_ids: list[str] = Field(
+        default_factory=list, validation_alias=AliasChoices("event_ids", "recent_event_ids")
+    )
     first_published_at: datetime | None = None
     last_published_at: datetime | None = None
     crossing_state: tuple[float, str, CrossingState] | None = None
@@ -127,12 +136,12 @@ def incident_places(event: TaggedEventV1, label: Label) -> list[str]:
 
 
 def add_report(state: IncidentState, event: TaggedEventV1, story: str) -> None:
-    """Count one new report in ``state`` (the caller checked that it is new)."""
+    """Count one new report in ``state`` (the caller checked that it is new; the revision is not
+    advanced here: one revision may carry several reports)."""
     published = event.published_at
     ts = published.timestamp()
     state.report_count += 1
-    state.revision += 1
-    state.recent_event_ids = [*state.recent_event_ids[-(RECENT_IDS - 1) :], event.event_id]
+    state.event_ids.append(event.event_id)
     if state.first_published_at is None or published < state.first_published_at:
         state.first_published_at = published
     if state.last_published_at is None or published > state.last_published_at:
@@ -220,9 +229,13 @@ class IncidentBook:
         self._dirty: set[str] = set()
         self.config = config or IncidentConfig()
         self._days: dict[str, date] = {}  # incident id → day, for expiry without decoding the store
-        # Decoded states and their last rendering: the store is written on every change, read once.
+        # Decoded states, their counted event ids and their last published revision: the store is
+        # written on every change, read once.
         self._states: dict[str, IncidentState] = {}
-        self._rendered: dict[str, IncidentV1] = {}
+        self._seen: dict[str, set[str]] = {}
+        self._published: dict[str, IncidentV1] = {}
+        # Incidents touched since the last take_updates: id → (latest event id, changed).
+        self._touched: dict[str, tuple[str, bool]] = {}
         self._newest_day: date | None = None
         self._expired_for: date | None = None
 
@@ -230,7 +243,9 @@ class IncidentBook:
         """Re-read the store (after a restart) so that expiry knows every incident; returns the count."""
         self._days = {}
         self._states = {}
-        self._rendered = {}
+        self._seen = {}
+        self._published = {}
+        self._touched = {}
         for key, raw in list(self.store.items()):
             if raw is not None:
                 self._note_day(key, IncidentState.model_validate_json(raw).day)
@@ -238,19 +253,44 @@ class IncidentBook:
         return len(self._days)
 
     def apply(self, event: TaggedEventV1, now: datetime) -> list[IncidentV1]:
-        """The incident revisions this event causes (or, when already counted, re-states)."""
-        updates: list[IncidentV1] = []
+        """The incident revisions this one event causes (or, when already counted, re-states)."""
+        self.add(event, now)
+        return self.take_updates(now)
+
+    def add(self, event: TaggedEventV1, now: datetime) -> None:
+        """Count the event in its incidents; the revisions come from :meth:`take_updates`."""
         day = event.published_at.date()
         story = event.story_id or event.item_id
         for label in event.labels:
             for place in incident_places(event, label):
-                updates.append(self._apply_one(event, label, place, day, story, now))
+                self._add_one(event, label, place, day, story, now)
         self._expire()
+
+    def take_updates(self, now: datetime) -> list[IncidentV1]:
+        """One revision per incident touched since the last call, in the order first touched."""
+        touched, self._touched = self._touched, {}
+        updates: list[IncidentV1] = []
+        for key, (event_id, changed) in touched.items():
+            state = self._states.get(key)
+            if state is None:  # expired meanwhile
+                continue
+            before = self._published.get(key)
+            if not changed:
+                if before is None:
+                    before = render(state, [], event_id, now)
+                    self._published[key] = before
+                updates.append(before.model_copy(update={"latest_event_id": event_id}))
+                continue
+            state.revision += 1
+            after = render(state, [], event_id, now)
+            self._published[key] = after
+            self._mark_dirty(key, state)
+            updates.append(after.model_copy(update={"changes": _changes(before, after)}))
         return updates
 
-    def _apply_one(
+    def _add_one(
         self, event: TaggedEventV1, label: Label, place: str, day: date, story: str, now: datetime
-    ) -> IncidentV1:
+    ) -> None:
         key = incident_id(label, place, day)
         state: IncidentState | None = self._states.get(key)
         if state is None:
@@ -265,21 +305,27 @@ class IncidentBook:
                 region=event.region,
                 severity=event.severity,
             )
-            before = None
-        else:
-            before = self._rendered.get(key) or render(state, [], "", now)
-            if event.event_id in state.recent_event_ids:
-                return before.model_copy(update={"latest_event_id": event.event_id})
-        add_report(state, event, story)
-        after = render(state, [], event.event_id, now)
+        seen = self._seen.get(key)
+        if seen is None:
+            seen = self._seen[key] = set(state.event_ids)
         self._states[key] = state
+        self._note_day(key, min(day, now.date()))
+        changed = self._touched.get(key, ("", False))[1]
+        if event.event_id in seen:
+            self._touched[key] = (event.event_id, changed)
+            return
+        if self._published.get(key) is None and state.revision > 0:
+            # First touch since a restart: what consumers last saw, for this revision's changes.
+            self._published[key] = render(state, [], "", now)
+        seen.add(event.event_id)
+        add_report(state, event, story)
+        self._touched[key] = (event.event_id, True)
+
+    def _mark_dirty(self, key: str, state: IncidentState) -> None:
         if self._defer:
             self._dirty.add(key)
         else:
             self.store[key] = state.model_dump_json().encode()
-        self._rendered[key] = after
-        self._note_day(key, min(day, now.date()))
-        return after.model_copy(update={"changes": _changes(before, after)})
 
     def flush(self) -> int:
         """Write the incidents changed since the last flush; returns how many."""
@@ -304,6 +350,8 @@ class IncidentBook:
         for key in [k for k, d in self._days.items() if d < horizon]:
             del self._days[key]
             self._states.pop(key, None)
-            self._rendered.pop(key, None)
+            self._seen.pop(key, None)
+            self._published.pop(key, None)
+            self._touched.pop(key, None)
             self._dirty.discard(key)
             self.store.pop(key, None)

@@ -11,6 +11,7 @@ from services.common.metrics import LATENCY_BUCKETS, register_build_info
 
 OUTCOMES = ("ok", "dead_lettered")
 REASON_CLASSES = ("none", "decode", "validation", "processing")
+BATCH_STAGES = ("process", "deliver")
 
 
 @dataclass(frozen=True)
@@ -22,9 +23,15 @@ class ClassifierMetrics:
     incident_updates: Counter
     stories_indexed: Gauge
     batch_size: Histogram
+    stage_seconds: Histogram
+    send_retries: Counter
+    consumer_lag: Gauge
 
 
-def create_metrics(registry: CollectorRegistry, **build: str) -> ClassifierMetrics:
+def create_metrics(
+    registry: CollectorRegistry, lag_partitions: tuple[str, int] | None = None, **build: str
+) -> ClassifierMetrics:
+    """``lag_partitions`` (topic, partition count) pre-initialises the consumer-lag series."""
     m = ClassifierMetrics(
         # Raw items handled, by outcome and (for dead letters) the reason class.
         items=Counter(
@@ -69,12 +76,39 @@ def create_metrics(registry: CollectorRegistry, **build: str) -> ClassifierMetri
             buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
             registry=registry,
         ),
+        # Per batch: deciding the outputs (decode, tag, stories, incidents) and delivering them.
+        stage_seconds=Histogram(
+            "borderwatch_classifier_batch_stage_seconds",
+            "Time per batch in each stage.",
+            ["stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        ),
+        # Outputs sent again because the broker did not acknowledge them.
+        send_retries=Counter(
+            "borderwatch_classifier_send_retries_total",
+            "Outputs re-sent after a failed send.",
+            registry=registry,
+        ),
+        # Messages on the raw-items topic not yet committed by the classifier, per partition.
+        consumer_lag=Gauge(
+            "borderwatch_classifier_consumer_lag_messages",
+            "High-water mark minus committed offset.",
+            ["topic", "partition"],
+            registry=registry,
+        ),
     )
+    for stage in BATCH_STAGES:
+        m.stage_seconds.labels(stage)
     m.items.labels("ok", "none")
     for reason in REASON_CLASSES[1:]:
         m.items.labels("dead_lettered", reason)
     for label in Label:
         m.labels.labels(label.value)
         m.incident_updates.labels(label.value)
+    if lag_partitions is not None:
+        topic, count = lag_partitions
+        for partition in range(count):
+            m.consumer_lag.labels(topic, str(partition))
     register_build_info(registry, "classifier", **build)
     return m

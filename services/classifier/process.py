@@ -7,12 +7,10 @@ so the same step runs in the faust agent, the tests and the benchmarks.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from schemas.codec import decode_as
-from schemas.incidents import IncidentV1
 from schemas.raw_items import RawItemV1
 from schemas.tagged_events import TaggedEventV1
 from services.classifier.incidents import IncidentBook
@@ -44,15 +42,6 @@ def cloudevent_headers(event: TaggedEventV1) -> list[tuple[str, bytes]]:
     ]
 
 
-@dataclass(frozen=True)
-class Classified:
-    """One item's outputs: its tagged event (with story id) and the incident revisions it caused."""
-
-    event: TaggedEventV1
-    incidents: list[IncidentV1]
-    tagging_s: float
-
-
 def classify(
     raw: bytes | None,
     tagger: ItemTagger,
@@ -60,11 +49,13 @@ def classify(
     incidents: IncidentBook,
     now: datetime,
     timer: Callable[[], float],
-) -> Classified:
-    """Decode, tag, assign the story and update incidents; raises InvalidMessage for bad input.
+) -> tuple[TaggedEventV1, float]:
+    """Decode, tag, assign the story and count the event in its incidents; returns the tagged
+    event and the seconds spent tagging. Raises InvalidMessage for bad input.
 
-    Redelivering the same item yields the same event id and story id, and re-states (does not
-    advance) the incidents it already counted.
+    The incident revisions come from ``incidents.take_updates`` once per batch. Redelivering the
+    same item yields the same event id and story id, and re-states (does not advance) the
+    incidents it already counted.
     """
     item = decode_as(RawItemV1, raw)
     started = timer()
@@ -72,4 +63,5 @@ def classify(
     took = timer() - started
     story = stories.assign(item.id, item.title, item.body, item.published_at, now)
     tagged = tagged.model_copy(update={"story_id": story})
-    return Classified(tagged, incidents.apply(tagged, now), took)
+    incidents.add(tagged, now)
+    return tagged, took

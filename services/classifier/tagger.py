@@ -17,7 +17,7 @@ from schemas.tagged_events import Figures, TaggedEventV1
 from services.classifier.crossings import CrossingAnalyser
 from services.classifier.document import Doc
 from services.classifier.figures import CasualtyAnalyser
-from services.classifier.gazetteer import Mention, PlaceIndex
+from services.classifier.gazetteer import DEMONYM, PLACE, Mention, PlaceIndex
 from services.classifier.matcher import PhraseMatcher, normalise
 from services.classifier.numbers import NumberReader
 from services.classifier.region import decide_region
@@ -32,6 +32,7 @@ _CUE_PREFIX = {"shared": "shared", "truce": "truce", "casualties": "cas", "closu
 # cost time.
 _NOT_MATCHED = frozenset({"cas.civilians", "cas.person_nouns", "cas.metaphor_objects", "cas.totals"})
 ACTOR = "actor"
+_PLACE_GROUPS = frozenset({PLACE, DEMONYM})
 _NO_FIGURES = Figures()  # immutable, so one instance serves every event
 
 
@@ -90,7 +91,9 @@ class Tagger:
 
     def tag(self, item: RawItemV1, now: datetime) -> TaggedEventV1:
         doc = self._document(item)
-        mentions = {n: self._places.mentions(s) for n, s in enumerate(doc.sentences)}
+        mentions = {
+            n: self._places.mentions(s) for n, s in enumerate(doc.sentences) if s.has_any(_PLACE_GROUPS)
+        }
         flat = [(doc.sentences[n].field == "title", m) for n, ms in mentions.items() for m in ms]
         casualties = self._casualties.analyse(doc)
         violation = self._truce.analyse(doc)

@@ -81,6 +81,10 @@ class CasualtyCues(_Cues):
     background: PhraseList = Field(min_length=1, description="Anniversaries and earlier tolls.")
     prior_event: PhraseList = Field(min_length=1, description="'after', 'following' before an old killing.")
     past_perfect: PhraseList = Field(min_length=1)
+    conflict_ended: PhraseList = Field(
+        default_factory=list,
+        description="'ending', 'end to': with a truce term, deaths in the fighting ended are background.",
+    )
     separate_event: PhraseList = Field(min_length=1)
     metaphors: PhraseList = Field(min_length=1)
     metaphor_objects: PhraseList = Field(

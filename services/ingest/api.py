@@ -20,13 +20,14 @@ from typing import Any, Literal
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
-from schemas.raw_items import RawItemV1
+from services.ingest.batches import EncodedItem, EntryError, normalise_entries
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publisher import Publisher, PublishUnavailable
-from services.ingest.submission import ItemSubmission, SubmissionRejected, normalise
+from services.ingest.submission import ItemSubmission
 from services.ingest.tokens import ApiToken, find_token
+from services.ingest.workers import NormaliseFailed, NormalisePool
 
 
 @dataclass(frozen=True)
@@ -77,13 +78,6 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _errors_of(exc: ValidationError, index: int | None) -> list[FieldError]:
-    return [
-        FieldError(index=index, field=".".join(str(p) for p in e["loc"]) or "<item>", message=e["msg"])
-        for e in exc.errors(include_input=False, include_url=False)
-    ]
-
-
 def create_api(
     *,
     publisher: Publisher,
@@ -94,7 +88,9 @@ def create_api(
     clock: Callable[[], datetime],
     ready: Callable[[], Awaitable[dict[str, bool]]],
     feed_status: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None,
+    pool: NormalisePool | None = None,
 ) -> FastAPI:
+    """The push API; large batches are normalised on ``pool`` (in-process without one)."""
     app = FastAPI(
         title="borderwatch ingest",
         version="1",
@@ -114,6 +110,58 @@ def create_api(
             }
         },
     }
+
+    normaliser = pool or NormalisePool(0)
+
+    async def _normalise(
+        data: list[object], *, single: bool, now: datetime
+    ) -> tuple[list[EncodedItem], list[FieldError]]:
+        """All entries, errors in batch order. A large batch is split: one share per worker and one
+        normalised here meanwhile (this process would otherwise only wait)."""
+
+        def part(start: int, stop: int) -> tuple[list[EncodedItem], list[EntryError]]:
+            return normalise_entries(
+                data[start:stop],
+                first_index=start,
+                single=single,
+                origin="push",
+                now=now,
+                future_tolerance=limits.future_tolerance,
+            )
+
+        shares = normaliser.workers + 1 if normaliser.ready and len(data) >= normaliser.min_batch else 1
+        step = -(-len(data) // shares)
+        bounds = [(start, min(len(data), start + step)) for start in range(0, len(data), step)]
+        pooled = [
+            asyncio.ensure_future(
+                normaliser.run(
+                    stop - start,
+                    normalise_entries,
+                    data[start:stop],
+                    first_index=start,
+                    single=single,
+                    origin="push",
+                    now=now,
+                    future_tolerance=limits.future_tolerance,
+                )
+            )
+            for start, stop in bounds[:-1]
+        ]
+        if pooled:
+            await asyncio.sleep(0)  # hand the shares to the workers before working on the last one
+        try:
+            local = part(*bounds[-1])
+        finally:
+            results = await asyncio.gather(*pooled, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        ordered = [r for r in results if not isinstance(r, BaseException)] + [local]
+        items = [item for part_items, _ in ordered for item in part_items]
+        errors = [
+            FieldError(index=e.index, field=e.field, message=e.message) for _, errs in ordered for e in errs
+        ]
+        return items, errors
 
     def answer(status: int, body: BaseModel, headers: dict[str, str] | None = None) -> JSONResponse:
         metrics.api_requests.labels(status=str(status)).inc()
@@ -164,22 +212,10 @@ def create_api(
         if len(data) > limits.max_batch:
             return error(413, f"batch of {len(data)} items exceeds {limits.max_batch}")
         now = clock()
-        items: list[RawItemV1] = []
-        errors: list[FieldError] = []
-        for index, entry in enumerate(data):
-            at = None if single else index
-            if not isinstance(entry, dict):
-                errors.append(FieldError(index=at, field="<item>", message="expected a JSON object"))
-                continue
-            try:
-                submission = ItemSubmission.model_validate(entry)
-                items.append(
-                    normalise(submission, origin="push", now=now, future_tolerance=limits.future_tolerance)
-                )
-            except ValidationError as exc:
-                errors.extend(_errors_of(exc, at))
-            except SubmissionRejected as exc:
-                errors.append(FieldError(index=at, field=exc.field, message=exc.message))
+        try:
+            items, errors = await _normalise(data, single=single, now=now)
+        except NormaliseFailed:
+            return error(503, "normalisation failed; retry", {"retry-after": "1"})
         if errors:
             metrics.items.labels(origin="push", outcome="invalid").inc(len({e.index for e in errors}))
             return error(400, "invalid items; nothing was accepted", errors=errors[:1000])

@@ -303,19 +303,55 @@ def _numbered_chunks(lines: Iterable[bytes], size: int) -> Iterator[list[tuple[i
         yield chunk
 
 
-async def _broker_reachable(bootstrap: list[str], timeout_s: float = 1.0) -> bool:
-    for server in bootstrap:
-        host, _, port = server.rpartition(":")
+class BrokerProbe:
+    """Readiness of the broker: a real Metadata request listing at least one broker.
+
+    An open port is not enough (a KRaft broker serves only once registered, and a hung broker
+    still accepts connections). Each probe opens a fresh client (bounded by ``timeout_s``), so
+    nothing lingers while the broker is away; the answer is cached for ``ttl_s`` so that frequent
+    readiness checks cost one request.
+    """
+
+    def __init__(
+        self,
+        bootstrap: list[str],
+        *,
+        timeout_s: float = 2.0,
+        ttl_s: float = 1.5,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._bootstrap = bootstrap
+        self._timeout_s = timeout_s
+        self._ttl_s = ttl_s
+        self._now = now
+        self._checked_at: float | None = None
+        self._ok = False
+        self._lock = asyncio.Lock()
+
+    async def ready(self) -> bool:
+        async with self._lock:  # concurrent checks share one request
+            if self._checked_at is None or self._now() - self._checked_at >= self._ttl_s:
+                self._ok = await self._probe()
+                self._checked_at = self._now()
+            return self._ok
+
+    async def _probe(self) -> bool:
+        from aiokafka.client import AIOKafkaClient
+
+        client = AIOKafkaClient(
+            bootstrap_servers=self._bootstrap,
+            client_id="borderwatch-ingest-readiness",
+            request_timeout_ms=int(self._timeout_s * 1000),
+        )
         try:
-            async with asyncio.timeout(timeout_s):
-                _reader, writer = await asyncio.open_connection(host.strip("[]"), int(port))
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-            return True
-        except (OSError, TimeoutError, ValueError):
-            continue
-    return False
+            async with asyncio.timeout(self._timeout_s):
+                await client.bootstrap()
+            return bool(client.cluster.brokers())
+        except Exception:
+            return False
+        finally:
+            with contextlib.suppress(Exception):
+                await client.close()
 
 
 def run_service(settings: IngestSettings, *, clock: Clock = utc_now) -> None:
@@ -367,12 +403,14 @@ async def _serve(settings: IngestSettings, feeds: list[Any], producer: KafkaProd
         clock=clock,
     )
 
+    probe = BrokerProbe(settings.bootstrap_list)
+
     async def ready() -> dict[str, bool]:
         try:
             redis_ok = bool(await redis.ping())
         except Exception:
             redis_ok = False
-        broker_ok = publisher.gate.available and await _broker_reachable(settings.bootstrap_list)
+        broker_ok = await probe.ready()
         return {"broker": broker_ok, "redis": redis_ok, "config": True}
 
     async def feed_status() -> list[dict[str, Any]]:
@@ -382,8 +420,11 @@ async def _serve(settings: IngestSettings, feeds: list[Any], producer: KafkaProd
             out.append({"id": feed.id, **state.__dict__, "etag": None, "last_modified": None})
         return out
 
+    pool = NormalisePool(settings.ingest_normalise_workers)
+    await pool.start()
     api = create_api(
         publisher=publisher,
+        pool=pool,
         tokens=settings.ingest_api_tokens,
         limits=ApiLimits(
             max_body_bytes=settings.ingest_api_max_body_bytes,
@@ -436,6 +477,7 @@ async def _serve(settings: IngestSettings, feeds: list[Any], producer: KafkaProd
         results = await asyncio.gather(server_task, poller_task, stop_task, return_exceptions=True)
         await publisher.drain(settings.ack_timeout_s)
         publisher.close()
+        await pool.aclose()
         await http.aclose()
         await redis.aclose()
         for result in results[:2]:

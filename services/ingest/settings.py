@@ -43,7 +43,7 @@ class IngestSettings(CommonSettings):
         default=3600, ge=0, description="Publication times further ahead than this are rejected."
     )
     ingest_normalise_workers: int = Field(
-        default=2,
+        default=1,
         ge=0,
         le=32,
         description="Processes that normalise large batches beside the producer (0: in-process).",

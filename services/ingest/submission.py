@@ -70,10 +70,14 @@ class ItemSubmission(BaseModel):
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        parts = urlsplit(value.strip())
-        if parts.scheme.lower() not in ("http", "https"):
+        try:
+            canonical = canonical_url(value)  # cached: normalisation uses it again
+        except ValueError:
+            if urlsplit(value.strip()).scheme.lower() not in ("http", "https"):
+                raise ValueError("url must be an http(s) URL") from None
+            raise  # a bad host or port
+        if not canonical.startswith(("http://", "https://")):
             raise ValueError("url must be an http(s) URL")
-        canonical_url(value)  # raises ValueError for a bad host or port
         return value
 
     @field_validator("title")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -29,6 +30,12 @@ P = ParamSpec("P")
 T = TypeVar("T")
 # Batches smaller than this are normalised in the calling process.
 MIN_POOLED_BATCH = 64
+
+
+def _init_worker() -> None:
+    # Ctrl-C reaches the whole process group; the service decides when its workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    warm_up()
 
 
 class NormaliseFailed(RuntimeError):
@@ -47,7 +54,9 @@ class NormalisePool:
 
     def _new_executor(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=warm_up
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
         )
 
     async def start(self) -> None:

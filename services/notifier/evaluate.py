@@ -37,6 +37,7 @@ from services.notifier.state_store import (
     InMemoryRuleState,
     RuleStateStore,
     WindowRecord,
+    WindowView,
 )
 
 __all__ = ["InMemoryRuleState", "RuleEngine", "RuleStateStore", "WindowUpdate", "plan_updates"]
@@ -188,20 +189,47 @@ class RuleEngine:
 
         Idempotent by event id: a redelivered event changes nothing and fires nothing again.
         """
-        summary = alert_event(event)
+        return await self.observe_many([event], now)
+
+    async def observe_many(self, events: Sequence[TaggedEventV1], now: datetime) -> list[AlertV1]:
+        """:meth:`observe` for a batch, in order, with the window rules' state calls batched.
+
+        Every window of the batch is counted in one store call, then the windows that reached
+        their condition are claimed in a second one (Redis: two round trips for the batch). The
+        outcome is the one of observing the events one by one: counting is in event order, and a
+        window that more than one event of the batch completes is claimed by the first of them
+        (the later claims find it fired). State and new-term rules follow, event by event.
+        """
+        summaries = [alert_event(e) for e in events]
+        planned = [
+            (u, e, s) for e, s in zip(events, summaries, strict=True) for u in plan_updates(self._rules, e)
+        ]
+        views = await self._store.record_many([self._window_record(u, e, s) for u, e, s in planned])
+        claims: list[tuple[Claim, AlertV1]] = []
+        for (update, event, _), view in zip(planned, views, strict=True):
+            alert = self._window_alert(update, view, now)
+            if alert is not None:
+                claims.append(
+                    (
+                        self._claim_of(
+                            update.rule, update.group, f"fired:{update.alert_id}", alert, event.published_at
+                        ),
+                        alert,
+                    )
+                )
+        outcomes = await self._store.claim_many([c for c, _ in claims]) if claims else []
         fired: list[AlertV1] = []
-        for update in plan_updates(self._rules, event):
-            fired += await self._observe_window(update, event, summary, now)
-        for rule in self._rules.rules:
-            if rule.type == "state" and matches(rule, event):
-                fired += await self._observe_state(rule, event, summary, now)
-            elif rule.type == "new_term" and matches(rule, event):
-                fired += await self._observe_terms(rule, event, summary, now)
+        for (claim, alert), outcome in zip(claims, outcomes, strict=True):
+            fired += self._claimed(claim, alert, outcome)
+        for event, summary in zip(events, summaries, strict=True):
+            for rule in self._rules.rules:
+                if rule.type == "state" and matches(rule, event):
+                    fired += await self._observe_state(rule, event, summary, now)
+                elif rule.type == "new_term" and matches(rule, event):
+                    fired += await self._observe_terms(rule, event, summary, now)
         return fired
 
-    async def _observe_window(
-        self, update: WindowUpdate, event: TaggedEventV1, summary: AlertEvent, now: datetime
-    ) -> list[AlertV1]:
+    def _window_record(self, update: WindowUpdate, event: TaggedEventV1, summary: AlertEvent) -> WindowRecord:
         rule = update.rule
         value = 0.0
         if rule.type == "sum" and rule.figure is not None:
@@ -218,30 +246,31 @@ class RuleEngine:
         if rule.type == "spike":
             previous = f"win:{alert_id(rule.id, update.group, update.window_start - rule.window)}"
         ttl = _seconds(state_ttl(rule))
-        view = await self._store.record(
-            WindowRecord(
-                window_key=f"win:{update.alert_id}",
-                total_key=f"sum:{update.alert_id}",
-                watermark_key=f"wm:{rule.id}",
-                fired_key=f"fired:{update.alert_id}",
-                event=summary,
-                at=ts(event.published_at),
-                lateness_s=_seconds(rule.lateness),
-                ttl_s=ttl,
-                value=value,
-                previous_key=previous,
-                members_key=f"groups:{rule.id}" if rule.type == "flatline" else None,
-                member=_member(update.group),
-                **conditions,
-            )
+        return WindowRecord(
+            window_key=f"win:{update.alert_id}",
+            total_key=f"sum:{update.alert_id}",
+            watermark_key=f"wm:{rule.id}",
+            fired_key=f"fired:{update.alert_id}",
+            event=summary,
+            at=ts(event.published_at),
+            lateness_s=_seconds(rule.lateness),
+            ttl_s=ttl,
+            value=value,
+            previous_key=previous,
+            members_key=f"groups:{rule.id}" if rule.type == "flatline" else None,
+            member=_member(update.group),
+            **conditions,
         )
+
+    def _window_alert(self, update: WindowUpdate, view: WindowView, now: datetime) -> AlertV1 | None:
+        rule = update.rule
         if view.late:
             self._on_late(rule.id)
-            return []
+            return None
         if view.events is None:
-            return []
+            return None
         figure = view.total if rule.type == "sum" else float(view.count)
-        alert = build_alert(
+        return build_alert(
             rule,
             ident=update.alert_id,
             group=update.group,
@@ -250,24 +279,29 @@ class RuleEngine:
             events=view.events,
             figure=figure,
         )
-        return await self._claim(rule, update.group, f"fired:{update.alert_id}", alert, event.published_at)
+
+    def _claim_of(
+        self, rule: Rule, group: dict[str, str], fired_key: str, alert: AlertV1, at: datetime
+    ) -> Claim:
+        return Claim(
+            fired_key=fired_key,
+            ttl_s=_seconds(state_ttl(rule)),
+            alert=alert,
+            at=ts(at),
+            cooldown_key=f"cool:{group_hash(rule.id, group)}",
+            cooldown_s=_seconds(rule.cooldown),
+        )
+
+    def _claimed(self, claim: Claim, alert: AlertV1, outcome: int) -> list[AlertV1]:
+        if outcome == COOLING_DOWN:
+            self._on_cooldown(alert.rule_id)
+        return [alert] if outcome == FIRED else []
 
     async def _claim(
         self, rule: Rule, group: dict[str, str], fired_key: str, alert: AlertV1, at: datetime
     ) -> list[AlertV1]:
-        outcome = await self._store.claim(
-            Claim(
-                fired_key=fired_key,
-                ttl_s=_seconds(state_ttl(rule)),
-                alert=alert,
-                at=ts(at),
-                cooldown_key=f"cool:{group_hash(rule.id, group)}",
-                cooldown_s=_seconds(rule.cooldown),
-            )
-        )
-        if outcome == COOLING_DOWN:
-            self._on_cooldown(rule.id)
-        return [alert] if outcome == FIRED else []
+        claim = self._claim_of(rule, group, fired_key, alert, at)
+        return self._claimed(claim, alert, await self._store.claim(claim))
 
     async def _observe_terms(
         self, rule: Rule, event: TaggedEventV1, summary: AlertEvent, now: datetime

@@ -4,26 +4,39 @@ The rules engine queues each decided alert in the stream ``bw:<ns>:outbox`` (fie
 and ``alert``) atomically with its decision. Notifier processes read it through one consumer group,
 so two processes share the entries and each entry is worked on by one process at a time.
 
-Exactly one message per (alert, subscriber, channel): before sending, :meth:`Outbox.precheck`
-reads the "sent" markers of the entry's deliveries (and applies inhibition) in one script; after a
-channel accepted a message, :meth:`Outbox.mark_sent` writes its markers at once. An entry is
-acknowledged (batched with the next read) only once all its deliveries are done and the alert is
-published. The one window for a repeat is a crash (or a Redis failover losing the last second of
-AOF) between a channel accepting a message and its marker being written: one round trip.
+Exactly one message per (alert, subscriber, channel): before sending, :meth:`Outbox.precheck_many`
+reads the "sent" markers of a batch of entries' deliveries (and applies inhibition, in entry
+order) in one round trip; after channels accepted messages, :meth:`Outbox.record` writes their
+markers at once, together with the acknowledgements of entries finished earlier. An entry is
+acknowledged only once all its deliveries are done and the alert is published. The one window
+for a repeat is a crash (or a Redis failover losing the last second of AOF) between a channel
+accepting a message and its marker being written: one round trip.
 
-Round trips per delivered alert: the read (shared by a batch, pipelined with the previous acks),
-the precheck, the marker write.
+Round trips per batch of entries, however many alerts it holds: the read (with pending acks),
+the precheck, the marker write (with pending acks).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 
 OutboxEntry = tuple[str, dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Precheck:
+    """One entry's deliveries to check; ``inhibit_mode`` is 'set', 'check' or 'none'."""
+
+    delivery_keys: Sequence[str]
+    inhibit_mode: str
+    inhibit_token: str
+    alert_id: str
+
 
 # KEYS: inhibition key ('' when unused), then the sent markers.
 # ARGV: mode ('set' | 'check' | 'none'), inhibition ttl, alert id.
@@ -143,15 +156,47 @@ class Outbox:
         alert_id: str,
     ) -> tuple[bool, list[bool]]:
         """Apply inhibition and read the sent markers, in one round trip."""
-        inhibit_key = self.keys.inhibition(inhibit_token) if inhibit_mode != "none" else self.keys.prefix
-        keys = [inhibit_key, *(self.keys.sent(k) for k in delivery_keys)]
-        reply: list[int] = await self._precheck(keys=keys, args=[inhibit_mode, inhibit_ttl_s, alert_id])
-        return bool(reply[0]), [bool(v) for v in reply[1:]]
+        checks = [Precheck(delivery_keys, inhibit_mode, inhibit_token, alert_id)]
+        return (await self.precheck_many(checks, inhibit_ttl_s))[0]
+
+    async def precheck_many(
+        self, checks: Sequence[Precheck], inhibit_ttl_s: int
+    ) -> list[tuple[bool, list[bool]]]:
+        """:meth:`precheck` for each entry, in order (an inhibition set by one entry applies to
+        the later ones), in one round trip: (inhibited, sent flag per delivery key) each."""
+        if not checks:
+            return []
+        for attempt in (1, 2):
+            # EVALSHA directly: a pipeline of registered scripts would first send SCRIPT EXISTS.
+            pipe = self._redis.pipeline(transaction=False)
+            for c in checks:
+                inhibit_key = (
+                    self.keys.inhibition(c.inhibit_token) if c.inhibit_mode != "none" else self.keys.prefix
+                )
+                keys = [inhibit_key, *(self.keys.sent(k) for k in c.delivery_keys)]
+                pipe.evalsha(self._precheck.sha, len(keys), *keys, c.inhibit_mode, inhibit_ttl_s, c.alert_id)
+            try:
+                replies: list[Any] = await pipe.execute()
+            except NoScriptError:  # Redis restarted or flushed its scripts: every call failed alike
+                if attempt == 2:
+                    raise
+                await self._redis.script_load(self._precheck.script)
+                continue
+            return [(bool(r[0]), [bool(v) for v in r[1:]]) for r in replies]
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def mark_sent(self, delivery_keys: Sequence[str], ttl_s: int) -> None:
+        await self.record(delivery_keys, ttl_s)
+
+    async def record(self, delivery_keys: Sequence[str], ttl_s: int, ack: Sequence[str] = ()) -> None:
+        """Write sent markers and acknowledge finished entries, in one round trip."""
+        if not delivery_keys and not ack:
+            return
         pipe = self._redis.pipeline(transaction=False)
         for key in delivery_keys:
             pipe.set(self.keys.sent(key), "1", ex=ttl_s)
+        if ack:
+            pipe.xack(self.keys.outbox, self._group, *ack)
         await pipe.execute()
 
     async def queue_digest(self, target_key: str, delivery_key: str, alert_json: str, ttl_s: int) -> None:

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from schemas.alerts import AlertEvent, AlertV1
 from services.notifier.state_store import Claim, Doc, WindowRecord, WindowView
@@ -120,7 +122,37 @@ class RedisRuleState:
     def _k(self, key: str) -> str:
         return self.prefix + key
 
+    async def _eval_many(
+        self, script: AsyncScript, calls: Sequence[tuple[list[str], list[Any]]]
+    ) -> list[Any]:
+        """Run ``script`` once per (keys, args), in order, in one round trip.
+
+        EVALSHA is sent directly: a pipeline of registered scripts would first ask SCRIPT EXISTS,
+        a second round trip on every call. A NOSCRIPT reply (Redis restarted or flushed its
+        script cache) fails every call of the pipeline alike, so loading and resending is safe.
+        """
+        if not calls:
+            return []
+        for attempt in (1, 2):
+            pipe = self._redis.pipeline(transaction=False)
+            for keys, args in calls:
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            try:
+                return list(await pipe.execute())
+            except NoScriptError:
+                if attempt == 2:
+                    raise
+                await self._redis.script_load(script.script)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     async def record(self, rec: WindowRecord) -> WindowView:
+        return (await self.record_many([rec]))[0]
+
+    async def record_many(self, recs: Sequence[WindowRecord]) -> list[WindowView]:
+        replies = await self._eval_many(self._record, [self._record_args(rec) for rec in recs])
+        return [_window_view(raw) for raw in replies]
+
+    def _record_args(self, rec: WindowRecord) -> tuple[list[str], list[Any]]:
         keys = [
             self._k(rec.window_key),
             self._k(rec.total_key),
@@ -142,14 +174,7 @@ class RedisRuleState:
             "1" if rec.previous_key else "0",
             rec.member if rec.members_key and rec.member else "",
         ]
-        raw = await self._record(keys=keys, args=args)
-        if int(raw[0]) == 1:
-            return WindowView(late=True)
-        events = None
-        if raw[4]:
-            parsed = [AlertEvent.model_validate_json(v) for v in raw[4]]
-            events = sorted(parsed, key=lambda e: (e.published_at, e.event_id))
-        return WindowView(False, int(raw[1]), float(raw[2]), int(raw[3]), events)
+        return keys, args
 
     def _claim_args(self, claim: Claim) -> tuple[list[str], list[Any]]:
         keys = [
@@ -168,8 +193,10 @@ class RedisRuleState:
         return keys, args
 
     async def claim(self, claim: Claim) -> int:
-        keys, args = self._claim_args(claim)
-        return int(await self._claim(keys=keys, args=args))
+        return (await self.claim_many([claim]))[0]
+
+    async def claim_many(self, claims: Sequence[Claim]) -> list[int]:
+        return [int(r) for r in await self._eval_many(self._claim, [self._claim_args(c) for c in claims])]
 
     async def load(self, keys: Sequence[str]) -> list[tuple[int, Doc] | None]:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -210,3 +237,13 @@ class RedisRuleState:
                 pipe.hlen(self._k(key))
             replies: list[Any] = await pipe.execute()
         return [int(r) for r in replies]
+
+
+def _window_view(raw: Any) -> WindowView:
+    if int(raw[0]) == 1:
+        return WindowView(late=True)
+    events = None
+    if raw[4]:
+        parsed = [AlertEvent.model_validate_json(v) for v in raw[4]]
+        events = sorted(parsed, key=lambda e: (e.published_at, e.event_id))
+    return WindowView(False, int(raw[1]), float(raw[2]), int(raw[3]), events)

@@ -81,8 +81,16 @@ class RuleStateStore(Protocol):
 
     async def record(self, rec: WindowRecord) -> WindowView: ...
 
+    async def record_many(self, recs: Sequence[WindowRecord]) -> list[WindowView]:
+        """:meth:`record` for each, in order (Redis: one round trip for all)."""
+        ...
+
     async def claim(self, claim: Claim) -> int:
         """``FIRED`` (queued now), ``ALREADY_FIRED`` or ``COOLING_DOWN``."""
+        ...
+
+    async def claim_many(self, claims: Sequence[Claim]) -> list[int]:
+        """:meth:`claim` for each, in order (Redis: one round trip for all)."""
         ...
 
     async def load(self, keys: Sequence[str]) -> list[tuple[int, Doc] | None]:
@@ -148,6 +156,12 @@ class InMemoryRuleState:
         ):
             events = sorted(window.values(), key=lambda e: (e.published_at, e.event_id))
         return WindowView(False, count, total, previous, events)
+
+    async def record_many(self, recs: Sequence[WindowRecord]) -> list[WindowView]:
+        return [await self.record(rec) for rec in recs]
+
+    async def claim_many(self, claims: Sequence[Claim]) -> list[int]:
+        return [await self.claim(c) for c in claims]
 
     async def claim(self, claim: Claim) -> int:
         if claim.fired_key in self._values:
