@@ -12,7 +12,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict
 def _require_utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("timestamp must carry a timezone (UTC expected)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00:00-05:00 lies past datetime.max in UTC
+        raise ValueError("timestamp out of range") from None
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_require_utc)]

@@ -23,6 +23,7 @@ the worker logs why and exits with status 3 at once, leaving the batch's offsets
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -73,6 +74,7 @@ class ClassifierSettings(CommonSettings):
         le=5,
         description="How long to wait for a fuller batch; 0 takes what is queued (lowest latency).",
     )
+    classifier_batches_in_flight: int = Field(default=4, ge=1, le=64)
     classifier_send_attempts: int = Field(default=8, ge=1, description="Per batch, before halting.")
     classifier_send_backoff_max_s: float = Field(default=5.0, gt=0)
     classifier_lag_interval_s: float = Field(default=5.0, gt=0)
@@ -159,7 +161,7 @@ def create_app(
         web_bind=settings.classifier_web_host,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
-        producer_linger_ms=5,
+        producer_linger_ms=1,
         producer_max_batch_size=512 * 1024,  # a batch's tagged events are ~2 KiB each
         loghandlers=[],
     )
@@ -301,8 +303,9 @@ def create_app(
             ingested.append(tagged.ingested_at.timestamp())
         return ingested
 
-    async def process_batch(batch: list[Any]) -> None:
-        """Handle a batch and deliver its outputs; the caller acks the batch only when this returns."""
+    async def process_batch(batch: list[Any]) -> Awaitable[None] | None:
+        """Decide a batch's outputs and start delivering them; returns the delivery, which acks the
+        batch's events once the broker acknowledged every output (None: the worker halted)."""
         if not status["rebuilt"]:
             log.info("rebuilt state: %d story signatures, %d incidents", stories.rebuild(), book.rebuild())
             status["rebuilt"] = True
@@ -323,18 +326,27 @@ def create_app(
         except DeadLetterLimitExceeded as exc:
             # What was decided before the limit is delivered; the rest stays uncommitted.
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(deliver(out), timeout=30)
+                await asyncio.wait_for(asyncio.gather(*in_flight, deliver(out)), timeout=30)
             halt(f"dead-letter stop-switch: {exc}")
-            return
+            return None
         metrics.stage_seconds.labels("process").observe(time.perf_counter() - started)
+        metrics.batch_size.observe(len(batch))
+        metrics.stories_indexed.set(len(stories))
+        return asyncio.ensure_future(finish(batch, out, ingested))
+
+    async def finish(batch: list[Any], out: list[_Output], ingested: list[float]) -> None:
         sent = time.perf_counter()
-        await deliver(out)
+        try:
+            await deliver(out)
+        except _DeliveryFailed as exc:
+            halt(f"delivery guard: {exc}")
+            return
         metrics.stage_seconds.labels("deliver").observe(time.perf_counter() - sent)
+        for event in batch:
+            event.ack()
         done = clock().timestamp()
         for at in ingested:
             metrics.publish_to_tagged_seconds.observe(max(0.0, done - at))
-        metrics.batch_size.observe(len(batch))
-        metrics.stories_indexed.set(len(stories))
 
     async def next_batch() -> list[Any]:
         """Wait for one event, then take what is queued (up to the batch size) without waiting, or
@@ -372,19 +384,24 @@ def create_app(
             kept.append(event)
         return kept
 
+    # Deliveries of earlier batches still waiting for the broker's acks: the next batch is decided
+    # meanwhile, so the acks' round trip overlaps the work. Bounded, for backpressure.
+    in_flight: collections.deque[Awaitable[None]] = collections.deque()
+
     @app.task  # type: ignore[untyped-decorator]
     async def tag_items() -> None:
         while True:
             batch = current(await next_batch())
             if not batch:
                 continue
-            try:
-                await process_batch(batch)
-            except _DeliveryFailed as exc:
-                halt(f"delivery guard: {exc}")
+            while len(in_flight) >= settings.classifier_batches_in_flight:
+                await in_flight.popleft()
+            delivery = await process_batch(batch)
+            if delivery is None:
                 return
-            for event in batch:
-                event.ack()
+            in_flight.append(delivery)
+            while in_flight and in_flight[0].done():  # type: ignore[attr-defined]
+                in_flight.popleft()
 
     @app.timer(settings.classifier_lag_interval_s)  # type: ignore[untyped-decorator]
     async def refresh_lag() -> None:

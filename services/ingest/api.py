@@ -3,6 +3,7 @@
 Answers: ``202`` with each item's id and whether it was new or a duplicate; ``400`` with
 field-level errors (nothing of the request is accepted then); ``401`` without a valid bearer
 token, ``403`` for a token without the ``push`` scope; ``413`` over the body size or batch limit;
+``429`` with ``Retry-After`` over the token's request rate;
 ``503`` with ``Retry-After`` when the broker or the seen-set cannot take the items (the
 response lists any ids that did get through; the caller retries and sees them as duplicates).
 """
@@ -22,6 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, Field
 
+from services.common.auth import RateLimiter, retry_after_header
 from services.ingest.batches import EncodedItem, EntryError, normalise_entries
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publisher import Publisher, PublishUnavailable
@@ -36,6 +38,8 @@ class ApiLimits:
     max_batch: int
     ack_timeout_s: float
     future_tolerance: timedelta
+    rate_per_s: float = 50.0  # requests per token, sustained
+    rate_burst: int = 100
 
 
 class FieldError(BaseModel):
@@ -89,8 +93,11 @@ def create_api(
     ready: Callable[[], Awaitable[dict[str, bool]]],
     feed_status: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None,
     pool: NormalisePool | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> FastAPI:
-    """The push API; large batches are normalised on ``pool`` (in-process without one)."""
+    """The push API; large batches are normalised on ``pool`` (in-process without one).
+
+    ``monotonic`` (seconds) drives the per-token rate limit."""
     app = FastAPI(
         title="borderwatch ingest",
         version="1",
@@ -112,6 +119,7 @@ def create_api(
     }
 
     normaliser = pool or NormalisePool(0)
+    rate_limiter = RateLimiter(limits.rate_per_s, limits.rate_burst, monotonic)
 
     async def _normalise(
         data: list[object], *, single: bool, now: datetime
@@ -180,6 +188,7 @@ def create_api(
             401: {"model": ErrorBody, "description": "Missing or unknown bearer token."},
             403: {"model": ErrorBody, "description": "The token lacks the push scope."},
             413: {"model": ErrorBody, "description": "Body or batch over the limit."},
+            429: {"model": ErrorBody, "description": "Over the token rate; retry after Retry-After."},
             503: {"model": ErrorBody, "description": "Broker unavailable; retry after Retry-After seconds."},
         },
     )
@@ -194,8 +203,11 @@ def create_api(
         token = find_token(tokens, request.headers.get("authorization"))
         if token is None:
             return error(401, "a valid bearer token is required", {"www-authenticate": "Bearer"})
-        if "push" not in token.scopes:
+        if not token.allows("push"):
             return error(403, "this token may not push items")
+        wait_s = rate_limiter.acquire(token.name)
+        if wait_s is not None:
+            return error(429, "too many requests for this token", {"retry-after": retry_after_header(wait_s)})
         try:
             raw = await _read_body(request, limits.max_body_bytes)
         except _TooLarge:
@@ -272,7 +284,7 @@ def create_api(
                     status_code=401,
                     headers={"www-authenticate": "Bearer"},
                 )
-            if "read" not in token.scopes:
+            if not token.allows("read"):
                 return JSONResponse({"error": "this token may not read feed status"}, status_code=403)
             return JSONResponse({"feeds": await status_source()})
 

@@ -431,6 +431,8 @@ async def _serve(settings: IngestSettings, feeds: list[Any], producer: KafkaProd
             max_batch=settings.ingest_api_max_batch,
             ack_timeout_s=settings.ingest_api_ack_timeout_s,
             future_tolerance=tolerance,
+            rate_per_s=settings.ingest_api_rate_per_s,
+            rate_burst=settings.ingest_api_rate_burst,
         ),
         metrics=metrics,
         registry=registry,

@@ -20,7 +20,10 @@ class DateError(ValueError):
 def parse_published(value: str | datetime | time.struct_time) -> datetime:
     """The UTC time ``value`` stands for; raises :class:`DateError` when it cannot be read."""
     if isinstance(value, time.struct_time):
-        return datetime.fromtimestamp(calendar.timegm(value), UTC)
+        try:
+            return datetime.fromtimestamp(calendar.timegm(value), UTC)
+        except (OverflowError, OSError, ValueError):
+            raise DateError("date out of range") from None
     if isinstance(value, datetime):
         return _as_utc(value)
     text = value.strip()
@@ -32,7 +35,7 @@ def parse_published(value: str | datetime | time.struct_time) -> datetime:
         pass
     try:
         parsed = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         parsed = None
     if parsed is None:
         raise DateError(f"unrecognised date format: {text[:60]!r}")
@@ -42,7 +45,10 @@ def parse_published(value: str | datetime | time.struct_time) -> datetime:
 def _as_utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # past datetime.min/max once moved to UTC
+        raise DateError("date out of range") from None
 
 
 def check_not_future(published: datetime, now: datetime, tolerance: timedelta) -> None:

@@ -15,7 +15,7 @@ from services.ingest.feed_parse import FEED_ERROR_REASONS
 
 ORIGINS = ("replay", "feed", "push")
 ITEM_OUTCOMES = ("accepted", "duplicate", "invalid")
-API_STATUSES = ("202", "400", "401", "403", "413", "503")
+API_STATUSES = ("202", "400", "401", "403", "413", "429", "503")
 POLL_OUTCOMES = ("ok", "not_modified", "error")
 FEED_ERROR_KINDS = (
     *FEED_ERROR_REASONS,

@@ -27,6 +27,8 @@ class IngestSettings(CommonSettings):
     )
     ingest_api_max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     ingest_api_max_batch: int = Field(default=500, ge=1, le=10_000)
+    ingest_api_rate_per_s: float = Field(default=50.0, gt=0, description="Requests per token per second.")
+    ingest_api_rate_burst: int = Field(default=100, ge=1, description="Requests per token at once.")
     ingest_api_ack_timeout_s: float = Field(
         default=10.0, gt=0, description="Longest a push waits for the broker."
     )

@@ -73,8 +73,8 @@ class DeliveryPolicy:
     concurrency: int = 8
     """Sends in flight at once per channel without a rate limit (rate-limited ones: one)."""
     read_count: int = 200
-    record_linger_s: float = 0.002
-    """While other sends are in flight, wait this long so their markers share one write."""
+    record_linger_s: float = 0.01
+    """Wait up to this long for the sends in flight to end, so their markers share one write."""
     drain_s: float = 10.0
     """On stop, how long sends in flight may take to finish (and be recorded)."""
 
@@ -243,7 +243,7 @@ class Dispatcher:
                 await asyncio.wait_for(self._wake_recorder.wait(), timeout)
             self._wake_recorder.clear()
             if self._sends and self._policy.record_linger_s > 0:
-                await asyncio.sleep(self._policy.record_linger_s)
+                await asyncio.wait(set(self._sends), timeout=self._policy.record_linger_s)
             await self._record_once()
 
     # -- taking entries -------------------------------------------------------------------

@@ -123,18 +123,20 @@ class RedisRuleState:
         return self.prefix + key
 
     async def _eval_many(
-        self, script: AsyncScript, calls: Sequence[tuple[list[str], list[Any]]]
+        self, script: AsyncScript, calls: Sequence[tuple[list[str], list[Any]]], *, together: bool = False
     ) -> list[Any]:
         """Run ``script`` once per (keys, args), in order, in one round trip.
 
         EVALSHA is sent directly: a pipeline of registered scripts would first ask SCRIPT EXISTS,
         a second round trip on every call. A NOSCRIPT reply (Redis restarted or flushed its
         script cache) fails every call of the pipeline alike, so loading and resending is safe.
+        ``together`` wraps the calls in MULTI/EXEC: a dispatcher blocked on the outbox then wakes
+        once for all the alerts queued, not once per alert.
         """
         if not calls:
             return []
         for attempt in (1, 2):
-            pipe = self._redis.pipeline(transaction=False)
+            pipe = self._redis.pipeline(transaction=together)
             for keys, args in calls:
                 pipe.evalsha(script.sha, len(keys), *keys, *args)
             try:
@@ -196,7 +198,8 @@ class RedisRuleState:
         return (await self.claim_many([claim]))[0]
 
     async def claim_many(self, claims: Sequence[Claim]) -> list[int]:
-        return [int(r) for r in await self._eval_many(self._claim, [self._claim_args(c) for c in claims])]
+        calls = [self._claim_args(c) for c in claims]
+        return [int(r) for r in await self._eval_many(self._claim, calls, together=len(calls) > 1)]
 
     async def load(self, keys: Sequence[str]) -> list[tuple[int, Doc] | None]:
         async with self._redis.pipeline(transaction=False) as pipe:
