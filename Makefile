@@ -8,13 +8,14 @@ PY := $(VENV)/bin/python
 BW := $(VENV)/bin/borderwatch
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup venv run stop status test lint unit schemas bench eval monitor
+.PHONY: help setup venv native run stop status test lint unit schemas bench eval monitor
 
 help:
 	@echo "make run     set up, start Kafka, Redis and the services, replay samples/, show the alerts"
 	@echo "make stop    stop the services, Redis and Kafka started by make run"
 	@echo "make test    set up and run the whole test suite (lint included)"
 	@echo "make lint    ruff and mypy"
+	@echo "make native  compile the tagging core with mypyc (part of setup; skipped when up to date)"
 	@echo "make schemas regenerate schemas/jsonschema/ from the models"
 	@echo "make bench   run every benchmark (under 10 minutes); report in var/bench/"
 	@echo "make monitor start a local Prometheus scraping the services (make stop stops it)"
@@ -28,7 +29,12 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP)
 
-setup: venv
+# The compiled tagging core; the script skips the build when sources and tools are unchanged
+# and fails loudly when the build fails.
+native: venv
+	PY=$(PY) scripts/build_native.sh
+
+setup: venv native
 	scripts/kafka.sh setup
 	scripts/redis.sh setup
 	scripts/prometheus.sh setup
@@ -56,7 +62,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-unit: venv
+unit: native
 	$(PY) -m pytest tests/unit
 
 # The test session finds Kafka and Redis, or starts them and stops them again (tests/services.py).
@@ -68,7 +74,7 @@ schemas: venv
 
 # The labelled development set sits next to the repository (../shared/eval/dev.jsonl).
 EVAL_SET ?= ../shared/eval/dev.jsonl
-eval: venv
+eval: native
 	@test -f $(EVAL_SET) || { echo "error: $(EVAL_SET) not found: the labelled development set is expected next to the repository (set EVAL_SET=FILE)" >&2; exit 2; }
 	$(BW) eval $(EVAL_SET) --errors
 

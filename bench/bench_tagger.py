@@ -1,4 +1,4 @@
-"""Throughput of the pure tagger (``Tagger.tag``) on one core, against a naive keyword matcher.
+"""Throughput of the tagger (``Tagger.tag``) on one core, against a naive keyword matcher.
 
 Items are generated from templates (about 150 words each: a headline and five or six
 sentences mixing casualty reports, closures, truce news and filler). The baseline, measured in
@@ -6,13 +6,21 @@ the same run on the same items, is what a minimal tagger costs: one pyahocorasic
 label keywords plus a regular expression for "N killed". The ratio tagger/baseline is the
 machine-independent figure; the absolute goal (10,000 docs/s) is reported separately.
 
+The tagging core in use may be compiled (mypyc, ``make native``) or pure Python; results name
+it. When it is compiled, the pure build is measured right after in a child process
+(``BW_PURE_PYTHON=1``) on the same items, with its own baseline, and the speed-up is reported.
+
 Run: ``python -m bench.bench_tagger`` (prints the results).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import re
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -23,6 +31,7 @@ import ahocorasick  # type: ignore[import-not-found]
 
 from bench.report import BenchResult
 from schemas.raw_items import RawItemV1
+from services.classifier.native import COMPILED, PURE_ENV, tagging_build
 from services.classifier.tagger import Tagger, load_tagger
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,9 +149,8 @@ def _rate(fn: Callable[[RawItemV1], object], items: Sequence[RawItemV1], budget_
     return done / (time.perf_counter() - start)
 
 
-def run(bootstrap: str = "", redis_url: str = "", budget_s: float = 20.0) -> list[BenchResult]:
-    """Measure tagger and baseline docs/s (the broker and Redis are not used)."""
-    del bootstrap, redis_url
+def measure(budget_s: float) -> tuple[float, float, float]:
+    """(tagger docs/s, baseline docs/s, words per item) for the tagging build in use."""
     tagger: Tagger = load_tagger(ROOT / "config" / "taxonomy.yaml", ROOT / "config" / "gazetteer")
     naive = NaiveTagger()
     items = make_items(400)
@@ -154,32 +162,82 @@ def run(bootstrap: str = "", redis_url: str = "", budget_s: float = 20.0) -> lis
     for _ in range(2):
         tag_rates.append(_rate(lambda item: tagger.tag(item, now), items, per))
         base_rates.append(_rate(naive.tag, items, per))
-    tag_rate, base_rate = max(tag_rates), max(base_rates)
-    return [
+    return max(tag_rates), max(base_rates), words
+
+
+def _measure_pure(budget_s: float) -> tuple[float, float]:
+    """:func:`measure` of the pure Python build, in a child process."""
+    env = {**os.environ, PURE_ENV: "1"}
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.bench_tagger", "--measure", str(budget_s)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=budget_s * 3 + 60,
+    ).stdout
+    found = json.loads(out.strip().splitlines()[-1])
+    if found["build"] == COMPILED:
+        raise RuntimeError(f"{PURE_ENV}=1 did not select the pure build")
+    return float(found["tagger"]), float(found["baseline"])
+
+
+def run(bootstrap: str = "", redis_url: str = "", budget_s: float = 20.0) -> list[BenchResult]:
+    """Measure tagger and baseline docs/s (the broker and Redis are not used)."""
+    del bootstrap, redis_url
+    build = tagging_build()
+    compiled = build == COMPILED
+    share = budget_s / 2 if compiled else budget_s
+    tag_rate, base_rate, words = measure(share)
+    results = [
         BenchResult.against(
-            "tagger_docs_per_s",
+            f"tagger_docs_per_s[{build}]",
             tag_rate,
             "docs/s",
             baseline="naive keyword matcher (pyahocorasick + killed regex)",
             baseline_value=base_rate,
         ),
-        BenchResult.absolute("tagger_us_per_doc", 1e6 / tag_rate, "us/doc"),
+        BenchResult.absolute(f"tagger_us_per_doc[{build}]", 1e6 / tag_rate, "us/doc"),
         BenchResult.absolute("tagger_item_words", words, "words/item"),
         BenchResult.absolute(
-            "tagger_docs_per_s_goal",
+            f"tagger_docs_per_s_goal[{build}]",
             tag_rate,
             "docs/s",
             goal=f">= {GOAL_DOCS_PER_S:g} docs/s on one core",
             met=tag_rate >= GOAL_DOCS_PER_S,
         ),
     ]
+    if compiled:
+        pure_rate, pure_base = _measure_pure(share)
+        results += [
+            BenchResult.against(
+                "tagger_docs_per_s[python]",
+                pure_rate,
+                "docs/s",
+                baseline="naive keyword matcher (pyahocorasick + killed regex)",
+                baseline_value=pure_base,
+            ),
+            BenchResult.against(
+                "tagger_compiled_speedup",
+                tag_rate,
+                "docs/s",
+                baseline="pure Python tagging core, same items, measured right after",
+                baseline_value=pure_rate,
+            ),
+        ]
+    return results
 
 
 def main() -> None:
-    for result in run(budget_s=8.0):
+    if len(sys.argv) == 3 and sys.argv[1] == "--measure":
+        tag_rate, base_rate, _ = measure(float(sys.argv[2]))
+        print(json.dumps({"build": tagging_build(), "tagger": tag_rate, "baseline": base_rate}))
+        return
+    for result in run(budget_s=16.0):
         ratio = f"  ratio {result.ratio:.3f} vs {result.baseline_value:.4g}" if result.ratio else ""
         met = "" if result.met is None else f"  goal {result.goal}: {'met' if result.met else 'NOT met'}"
-        print(f"{result.name:<26} {result.value:12.1f} {result.unit}{ratio}{met}")
+        print(f"{result.name:<32} {result.value:12.1f} {result.unit}{ratio}{met}")
 
 
 if __name__ == "__main__":

@@ -69,10 +69,11 @@ class ClassifierSettings(CommonSettings):
     classifier_data_dir: Path = Field(default=Path("var/classifier"))
     classifier_batch_max: int = Field(default=500, ge=1, le=10_000)
     classifier_batch_within_s: float = Field(
-        default=0.0,
+        default=0.005,
         ge=0,
         le=5,
-        description="How long to wait for a fuller batch; 0 takes what is queued (lowest latency).",
+        description="How long to wait for a fuller batch; 0 takes only what is queued. faust's fetcher "
+        "hands over one message per event-loop turn, so without a wait a busy worker sees batches of one.",
     )
     classifier_batches_in_flight: int = Field(default=4, ge=1, le=64)
     classifier_send_attempts: int = Field(default=8, ge=1, description="Per batch, before halting.")
@@ -87,38 +88,65 @@ class ClassifierSettings(CommonSettings):
     classifier_dlq_min_messages: int = Field(default=50, ge=1)
 
 
+class _Output(NamedTuple):
+    """One record to send: the arguments of ``app.producer.send`` that vary.
+
+    ``current`` (changelog records) gives the key's value at the time of a resend, so that a
+    resend after a later batch's write of the same key never restores an older state.
+    """
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+    current: Callable[[], bytes | None] | None = None
+
+
 class _TextKeys(MutableMapping[str, bytes]):
-    """A raw-serialised faust table seen with text keys (the changelog carries UTF-8 bytes)."""
+    """A raw-serialised faust table seen with text keys (the changelog carries UTF-8 bytes).
+
+    Writes go to the table's store and their changelog records to ``changes``, which the batch
+    sends with its other outputs and awaits before its offsets can be committed. (Assigning to
+    the table itself would queue each record in faust's producer buffer, which sends one record
+    per event-loop turn and stops consumption while more than 100 are queued.) Keys go through
+    the producer's default partitioner, like the table's own writes with ``use_partitioner``.
+    """
 
     def __init__(self, table: Any) -> None:
         self._table = table
+        self._data = table.data
+        self._changelog: str = table.changelog_topic.get_topic_name()
+        self.changes: list[_Output] = []
 
     def __getitem__(self, key: str) -> bytes:
-        value = self._table.get(key.encode())
+        value = self._data.get(key.encode())
         if value is None:
             raise KeyError(key)
         return bytes(value)
 
+    def _record(self, key: bytes, value: bytes | None) -> None:
+        data = self._data
+        self.changes.append(_Output(self._changelog, key, value, [], lambda: data.get(key)))
+
     def __setitem__(self, key: str, value: bytes) -> None:
-        self._table[key.encode()] = value
+        raw = key.encode()
+        self._data[raw] = value
+        self._record(raw, value)
 
     def __delitem__(self, key: str) -> None:
-        del self._table[key.encode()]
+        raw = key.encode()
+        del self._data[raw]
+        self._record(raw, None)
 
     def __iter__(self) -> Iterator[str]:
-        return (bytes(k).decode() for k in list(self._table.keys()))
+        return (bytes(k).decode() for k in list(self._data.keys()))
 
     def __len__(self) -> int:
-        return len(self._table)
+        return len(self._data)
 
-
-class _Output(NamedTuple):
-    """One record to send: the arguments of ``app.producer.send`` that vary."""
-
-    topic: str
-    key: bytes | None
-    value: bytes
-    headers: list[tuple[str, bytes]]
+    def take_changes(self) -> list[_Output]:
+        changes, self.changes = self.changes, []
+        return changes
 
 
 class _DeliveryFailed(RuntimeError):
@@ -172,7 +200,7 @@ def create_app(
     incidents_name = settings.topic(TopicKey.INCIDENTS)
     dlq_name = settings.topic(TopicKey.RAW_ITEMS_DLQ)
 
-    def table(name: str) -> MutableMapping[str, bytes]:
+    def table(name: str) -> _TextKeys:
         faust_table = app.Table(
             name,
             default=None,
@@ -183,15 +211,16 @@ def create_app(
         )
         return _TextKeys(faust_table)
 
+    story_table, incident_table = table("stories"), table("incidents")
     stories = StoryIndex(
-        table("stories"),
+        story_table,
         StoryConfig(
             threshold=settings.classifier_story_threshold,
             window=timedelta(hours=settings.classifier_story_window_h),
         ),
     )
     book = IncidentBook(
-        table("incidents"),
+        incident_table,
         IncidentConfig(retention=timedelta(days=settings.classifier_incident_retention_days)),
         defer_writes=True,
     )
@@ -221,6 +250,8 @@ def create_app(
             failed: list[_Output] = []
             error: BaseException | None = None
             for i, record in enumerate(todo):
+                if attempt > 1 and record.current is not None:
+                    record = record._replace(value=record.current())
                 try:
                     futures.append(
                         await app.producer.send(
@@ -320,9 +351,11 @@ def create_app(
                 for update in book.take_updates(clock()):
                     out.append(_Output(incidents_name, update.incident_id.encode(), encode(update), []))
                     metrics.incident_updates.labels(update.label.value).inc()
-                # Table writes once per batch; faust flushes changelogs before committing offsets.
+                # Table writes once per batch, delivered (and awaited) with the batch's outputs.
                 stories.flush()
                 book.flush()
+                out.extend(story_table.take_changes())
+                out.extend(incident_table.take_changes())
         except DeadLetterLimitExceeded as exc:
             # What was decided before the limit is delivered; the rest stays uncommitted.
             with contextlib.suppress(Exception):
@@ -368,21 +401,20 @@ def create_app(
         return batch
 
     def current(batch: list[Any]) -> list[Any]:
-        """The events still owned by this worker (like faust's streams: events fetched before a
-        rebalance or while flow control is suspended are left unacked and come back)."""
+        """The events to handle now. While flow control is suspended (a rebalance), faust clears
+        its queues and fetches again from the committed offsets afterwards, so such events are
+        left alone (unacked). Every other event is tracked (a graceful stop or a rebalance waits
+        until tracked events are acked) and handled."""
+        if not app.flow_control.is_active():
+            log.info("rebalancing: %d fetched event(s) left for the next assignment", len(batch))
+            return []
         consumer = app.consumer
-        generation = app.consumer_generation_id
-        active = app.flow_control.is_active()
-        kept = []
         for event in batch:
             message = event.message
-            if not active or message.generation_id != generation:
-                continue
             if not message.tracked:
                 message.tracked = True
                 consumer.track_message(message)
-            kept.append(event)
-        return kept
+        return batch
 
     # Deliveries of earlier batches still waiting for the broker's acks: the next batch is decided
     # meanwhile, so the acks' round trip overlaps the work. Bounded, for backpressure.

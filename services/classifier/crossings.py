@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass, field
 
 from schemas.common import CrossingState, Region
 from services.classifier.document import Doc, before_hit, inside, tok, tok_end
@@ -81,19 +80,26 @@ _CLAUSE_SPLIT = re.compile(r";|,? (?:while|whereas|but) ")
 _HEADLINE_SPLIT = re.compile(r"[;,]|,? (?:while|whereas|but|as) ")
 
 
-@dataclass(slots=True)
+# Plain classes rather than dataclasses: compiled, their __init__ is native code too.
 class Route:
-    name: str
-    kind: str
-    region: Region
-    states: list[tuple[str, bool]] = field(default_factory=list)
+    __slots__ = ("kind", "name", "region", "states")
+
+    def __init__(self, name: str, kind: str, region: Region) -> None:
+        self.name = name
+        self.kind = kind
+        self.region = region
+        self.states: list[tuple[str, bool]] = []
 
 
-@dataclass(slots=True)
 class ClosureResult:
-    crossings: list[tuple[str, CrossingState, Region]]
-    evidence: Sentence | None
-    positive: bool
+    __slots__ = ("crossings", "evidence", "positive")
+
+    def __init__(
+        self, crossings: list[tuple[str, CrossingState, Region]], evidence: Sentence | None, positive: bool
+    ) -> None:
+        self.crossings = crossings
+        self.evidence = evidence
+        self.positive = positive
 
 
 class CrossingAnalyser:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from services.classifier.matcher import Hit
 from services.classifier.sentences import Sentence
@@ -12,14 +11,15 @@ _YEAR = re.compile(r"\b(19[0-9]{2}|20[0-9]{2})\b")
 CLAUSE_STOPS = frozenset({";", ":", "but", "although", "though", "while", "whereas"})
 
 
-@dataclass(slots=True)
 class Doc:
-    sentences: list[Sentence]
-    year: int
-    _groups: set[str] = field(default_factory=set)
+    """An item's sentences (title first, when it has one) and its publication year."""
 
-    def __post_init__(self) -> None:
-        self._groups = {h.group for s in self.sentences for h in s.hits}
+    __slots__ = ("_groups", "sentences", "year")
+
+    def __init__(self, sentences: list[Sentence], year: int) -> None:
+        self.sentences = sentences
+        self.year = year
+        self._groups = {h.group for s in sentences for h in s.hits}
 
     @property
     def title(self) -> Sentence | None:

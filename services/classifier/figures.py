@@ -8,7 +8,6 @@ then the first figure in the body; vague amounts ("dozens") give no figure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Literal
 
 from services.classifier.document import Doc, hit_before, inside, old_year, tok, tok_end
@@ -61,23 +60,28 @@ _COUNTED = frozenset({"cas.killed", "cas.injured", "cas.toll"})
 _CASUALTY_GROUPS = _COUNTED | {"cas.zero_killed", "cas.zero_injured"}
 
 
-@dataclass(frozen=True, slots=True)
+# Plain classes rather than dataclasses: compiled, their __init__ is native code too.
 class Candidate:
-    kind: Kind
-    value: int | None
-    level: int
-    sentence: Sentence
-    order: int
+    __slots__ = ("kind", "level", "order", "sentence", "value")
+
+    def __init__(self, kind: Kind, value: int | None, level: int, sentence: Sentence, order: int) -> None:
+        self.kind = kind
+        self.value = value
+        self.level = level
+        self.sentence = sentence
+        self.order = order
 
 
-@dataclass(slots=True)
 class CasualtyResult:
-    positive: bool = False
-    evidence: Sentence | None = None
-    killed: int | None = None
-    injured: int | None = None
-    civilians_killed: int | None = None
-    figure_evidence: dict[str, Sentence] = field(default_factory=dict)
+    __slots__ = ("civilians_killed", "evidence", "figure_evidence", "injured", "killed", "positive")
+
+    def __init__(self) -> None:
+        self.positive = False
+        self.evidence: Sentence | None = None
+        self.killed: int | None = None
+        self.injured: int | None = None
+        self.civilians_killed: int | None = None
+        self.figure_evidence: dict[str, Sentence] = {}
 
 
 class CasualtyAnalyser:
@@ -278,7 +282,12 @@ class CasualtyAnalyser:
         for kind in ("killed", "injured", "civilians_killed"):
             best = _choose([c for c in cands if c.kind == kind and c.value is not None])
             if best is not None:
-                setattr(result, kind, best.value)
+                if kind == "killed":
+                    result.killed = best.value
+                elif kind == "injured":
+                    result.injured = best.value
+                else:
+                    result.civilians_killed = best.value
                 result.figure_evidence[kind] = best.sentence
         if result.killed is None and zero_killed:
             result.killed = 0

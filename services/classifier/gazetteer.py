@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from schemas.common import Region
 from services.classifier.matcher import Hit, PhraseMatcher
 from services.classifier.sentences import Sentence
@@ -18,16 +16,30 @@ _GUEST_AFTER = (" mission", " embassy", " consulate")
 _SOIL_AFTER = (" soil", " territory", " territories", " side of", " side ")
 
 
-@dataclass(slots=True)
 class Mention:
-    """A resolved gazetteer mention in a sentence (``hit`` offsets are sentence-relative)."""
+    """A resolved gazetteer mention in a sentence (``hit`` offsets are sentence-relative).
 
-    hit: Hit
-    entry: GazetteerEntry
-    demonym: bool
-    guest: bool = False
-    on_soil: bool = False
-    text: str = ""  # the spelling in the item (original case)
+    ``text`` is the spelling in the item (original case).
+    """
+
+    # A plain class rather than a dataclass: compiled, its __init__ is native code too.
+    __slots__ = ("demonym", "entry", "guest", "hit", "on_soil", "text")
+
+    def __init__(
+        self,
+        hit: Hit,
+        entry: GazetteerEntry,
+        demonym: bool,
+        guest: bool = False,
+        on_soil: bool = False,
+        text: str = "",
+    ) -> None:
+        self.hit = hit
+        self.entry = entry
+        self.demonym = demonym
+        self.guest = guest
+        self.on_soil = on_soil
+        self.text = text
 
     @property
     def no_evidence(self) -> bool:

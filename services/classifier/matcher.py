@@ -5,6 +5,7 @@ All phrases are compiled once into one automaton; a document is scanned once, in
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import NamedTuple
 
 import ahocorasick  # type: ignore[import-not-found]
@@ -75,7 +76,9 @@ class PhraseMatcher:
         last = len(low) - 1
         in_order = True
         prev_start = prev_end = -1
-        for end_idx, (span, payload) in self._automaton.iter(low):
+        # Typed, so that compiled code unpacks the automaton's tuples natively.
+        found: Iterable[tuple[int, tuple[int, tuple[tuple[str, int], ...]]]] = self._automaton.iter(low)
+        for end_idx, (span, payload) in found:
             start = end_idx - span
             if start > 0 and low[start - 1].isalnum():
                 continue

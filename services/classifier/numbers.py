@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 _UNITS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -52,18 +51,23 @@ def word_value(word: str) -> int | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
 class Quantity:
     """A quantity found at ``start``..``end`` (token indices, end exclusive).
 
     ``value`` is None for vague amounts ("dozens"); ``among`` marks "among N", which names a total.
     """
 
-    value: int | None
-    start: int
-    end: int
-    among: bool = False
-    implicit: bool = False
+    # A plain class rather than a dataclass: compiled, its __init__ is native code too.
+    __slots__ = ("among", "end", "implicit", "start", "value")
+
+    def __init__(
+        self, value: int | None, start: int, end: int, among: bool = False, implicit: bool = False
+    ) -> None:
+        self.value = value
+        self.start = start
+        self.end = end
+        self.among = among
+        self.implicit = implicit
 
 
 class NumberReader:

@@ -70,6 +70,10 @@ def compose_yaml(path: Path) -> tuple[yaml.Node | None, object]:
         ) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(label, f"invalid YAML: {exc}") from exc
+    except RecursionError:
+        raise ConfigError(label, "invalid YAML: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise ConfigError(label, f"invalid YAML: {exc}") from None
 
 
 def load_yaml_model(path: str | Path, model: type[M]) -> M:

@@ -216,6 +216,8 @@ def create_api(
             data = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return error(400, f"body is not JSON: {getattr(exc, 'msg', 'not UTF-8')}")
+        except (ValueError, RecursionError):  # a number too long to convert, nesting too deep
+            return error(400, "body is not usable JSON: nested too deeply or a number too long")
         single = isinstance(data, dict)
         if single:
             data = [data]
@@ -274,7 +276,13 @@ def create_api(
     if feed_status is not None:
         status_source = feed_status
 
-        @app.get("/v1/feeds")
+        @app.get(
+            "/v1/feeds",
+            responses={
+                401: {"model": ErrorBody, "description": "Missing or unknown bearer token."},
+                403: {"model": ErrorBody, "description": "The token lacks the read scope."},
+            },
+        )
         async def feeds(request: Request) -> Response:
             """Health of every configured feed (needs a token with the ``read`` scope)."""
             token = find_token(tokens, request.headers.get("authorization"))

@@ -70,6 +70,9 @@ def _check_xml_is_safe(data: bytes) -> None:
         defused_fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
         raise FeedError("unsafe", f"unsafe XML refused: {type(exc).__name__}") from None
+    except LookupError:
+        # An encoding Python does not know: the safety check cannot read it, so nothing may.
+        raise FeedError("encoding", "feed declares an unknown encoding") from None
     except (ParseError, ValueError):
         # Not well-formed (e.g. an HTML entity like &nbsp; that XML does not define):
         # feedparser's lenient parser may still read it, and it expands no custom entities.
@@ -81,7 +84,12 @@ def _parse_xml_feed(data: bytes, *, source: str, url: str, content_type: str) ->
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
-    parsed = feedparser.parse(io.BytesIO(data), response_headers=headers, sanitize_html=False)
+    try:
+        parsed = feedparser.parse(io.BytesIO(data), response_headers=headers, sanitize_html=False)
+    except Exception as exc:
+        # feedparser's lenient parser trips over some hostile bytes (an out-of-range character
+        # reference, a NUL in an encoding name): that document is unreadable, not a crash.
+        raise FeedError("malformed", f"feed cannot be parsed: {type(exc).__name__}") from None
     entries = parsed.get("entries") or []
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if problem is not None and type(problem).__name__ in _BENIGN:
@@ -165,7 +173,7 @@ class _JsonFeed(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     version: str
-    items: list[dict[str, Any]]
+    items: list[Any]  # each item is checked alone, so one bad item does not drop the others
 
 
 def _parse_json_feed(data: bytes, *, source: str) -> ParsedFeed:
@@ -175,6 +183,8 @@ def _parse_json_feed(data: bytes, *, source: str) -> ParsedFeed:
         raise FeedError("encoding", f"JSON feed is not UTF-8 (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise FeedError("malformed", f"JSON feed is not JSON: {exc.msg} at line {exc.lineno}") from None
+    except (ValueError, RecursionError):  # a number too long to convert, nesting too deep
+        raise FeedError("malformed", "JSON feed is not usable JSON (too deep or a number too long)") from None
     try:
         feed = _JsonFeed.model_validate(document)
     except ValidationError as exc:

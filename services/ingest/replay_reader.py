@@ -64,6 +64,10 @@ def parse_line(
         return RejectedLine(
             line_number, f"line {line_number}: not JSON: {exc.msg} at column {exc.colno}", raw
         )
+    except (ValueError, RecursionError):  # a number too long to convert, nesting too deep
+        return RejectedLine(
+            line_number, f"line {line_number}: not usable JSON (too deep or a number too long)", raw
+        )
     if not isinstance(data, dict):
         return RejectedLine(
             line_number, f"line {line_number}: expected a JSON object, got {type(data).__name__}", raw

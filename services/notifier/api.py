@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response
+from fastapi import Depends, FastAPI, Header, HTTPException, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import SecretStr
 
@@ -60,7 +60,9 @@ def create_api(
             wait_s = limiter.acquire(found.name)
             if wait_s is not None:
                 raise HTTPException(
-                    429, "too many requests for this token", headers={"Retry-After": retry_after_header(wait_s)}
+                    429,
+                    "too many requests for this token",
+                    headers={"Retry-After": retry_after_header(wait_s)},
                 )
 
         return authorized
@@ -112,4 +114,5 @@ def create_api(
         response.status_code = 200 if ready else 503
         return {"ready": ready, "checks": checks}
 
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY)
     return app

@@ -41,6 +41,7 @@ from schemas.alerts import AlertV1
 from schemas.codec import InvalidMessage, decode_as, encode
 from schemas.tagged_events import TaggedEventV1
 from schemas.topics import TopicKey
+from services.common.auth import ApiToken
 from services.common.clock import Clock, utc_now
 from services.common.dead_letters import dead_letter_headers, make_dead_letter
 from services.common.kafka_admin import ensure_topics
@@ -90,6 +91,12 @@ class NotifierSettings(CommonSettings):
     notifier_api_host: str = Field(default="127.0.0.1")
     notifier_api_port: int = Field(default=8082, ge=0, le=65535, description="0 = no HTTP API.")
     notifier_api_token: SecretStr | None = Field(default=None, description="Bearer token for /v1/silences.")
+    notifier_api_tokens: list[ApiToken] = Field(
+        default_factory=list,
+        description='JSON: [{"name": "ops", "token": "...", "scopes": ["admin"]}] (read: list silences).',
+    )
+    notifier_api_rate_per_s: float = Field(default=10.0, gt=0, description="Requests per token per second.")
+    notifier_api_rate_burst: int = Field(default=20, ge=1, description="Requests per token at once.")
     notifier_http_timeout_s: float = Field(default=5.0, gt=0)
     notifier_smtp_host: str = Field(default="127.0.0.1")
     notifier_smtp_port: int = Field(default=587, ge=1, le=65535)
@@ -97,6 +104,9 @@ class NotifierSettings(CommonSettings):
     notifier_smtp_username: str | None = None
     notifier_smtp_password: SecretStr | None = None
     notifier_smtp_starttls: bool = True
+    notifier_smtp_ca_file: Path | None = Field(
+        default=None, description="PEM bundle for the SMTP server's certificate (private CA)."
+    )
     sent_marker_ttl_s: int = Field(default=int(timedelta(days=15).total_seconds()), ge=60)
     notifier_inhibit_ttl_s: int = Field(default=6 * 3600, ge=1)
     retry_interval_s: float = Field(default=2.0, gt=0, description="How often held entries are rescanned.")
@@ -117,7 +127,13 @@ class NotifierSettings(CommonSettings):
     notifier_console: bool = Field(default=True, description="Print each delivered alert on standard output.")
     notifier_fault_point: str | None = Field(default=None, description="Fault-injection hook (tests only).")
 
-    @field_validator("notifier_api_token", "notifier_smtp_password", "notifier_fault_point", mode="before")
+    @field_validator(
+        "notifier_api_token",
+        "notifier_smtp_password",
+        "notifier_smtp_ca_file",
+        "notifier_fault_point",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -143,6 +159,12 @@ def load_config(
     return rules, subscribers, targets
 
 
+def outbound_http_client(settings: NotifierSettings) -> httpx.AsyncClient:
+    """The client of every HTTP channel: a total timeout, and redirects never followed (a 3xx is
+    a permanent failure), so alerts go only to the configured destinations."""
+    return httpx.AsyncClient(timeout=settings.notifier_http_timeout_s, follow_redirects=False)
+
+
 def build_channels(
     settings: NotifierSettings, targets: list[ResolvedTarget], http: httpx.AsyncClient
 ) -> dict[str, Channel]:
@@ -156,6 +178,7 @@ def build_channels(
         else None,
         starttls=settings.notifier_smtp_starttls,
         timeout_s=settings.notifier_http_timeout_s,
+        ca_file=str(settings.notifier_smtp_ca_file) if settings.notifier_smtp_ca_file else None,
     )
     channels: dict[str, Channel] = {}
     for t in targets:
@@ -411,7 +434,7 @@ async def run_notifier(settings: NotifierSettings) -> None:
         auto_offset_reset="earliest",
         client_id=client_id,
     )
-    http = httpx.AsyncClient(timeout=settings.notifier_http_timeout_s, follow_redirects=False)
+    http = outbound_http_client(settings)
     notifier = Notifier(
         settings,
         redis=redis,
@@ -427,6 +450,7 @@ async def run_notifier(settings: NotifierSettings) -> None:
         loop.add_signal_handler(sig, notifier.stop)
     tasks: list[asyncio.Task[Any]] = []
     server: _QuietServer | None = None
+    dispatching: asyncio.Task[None] | None = None
     try:
         await producer.start()
         await consumer.start()
@@ -436,6 +460,9 @@ async def run_notifier(settings: NotifierSettings) -> None:
                 registry=registry,
                 readiness=lambda: notifier.readiness(consumer),
                 token=settings.notifier_api_token,
+                tokens=settings.notifier_api_tokens,
+                rate_per_s=settings.notifier_api_rate_per_s,
+                rate_burst=settings.notifier_api_rate_burst,
                 clock=utc_now,
             )
             config = uvicorn.Config(
@@ -449,9 +476,10 @@ async def run_notifier(settings: NotifierSettings) -> None:
             server = _QuietServer(config)
             tasks.append(asyncio.create_task(server.serve()))
         log.info("notifier %s consuming %s", settings.notifier_instance, ", ".join(topics))
+        dispatching = asyncio.create_task(notifier.dispatcher.run())
         tasks += [
             asyncio.create_task(notifier.consume(consumer)),
-            asyncio.create_task(notifier.dispatcher.run()),
+            dispatching,
             asyncio.create_task(notifier.tick()),
         ]
         stop_wait = asyncio.create_task(notifier._stop.wait())
@@ -464,6 +492,9 @@ async def run_notifier(settings: NotifierSettings) -> None:
         notifier.stop()
         if server is not None:
             server.should_exit = True
+        if dispatching is not None:
+            # Sends in flight finish and are recorded (bounded), so a stop does not repeat them.
+            await asyncio.wait([dispatching], timeout=DeliveryPolicy.drain_s + 5)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

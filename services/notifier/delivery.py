@@ -10,7 +10,9 @@ channel) its rule routes to. Three loops share the work, and none of them waits 
   delivery that must wait (a retry after 429/5xx with jittered, capped backoff honouring
   ``Retry-After``, or a channel out of tokens) is rescheduled in memory while its entry stays
   unacknowledged in the stream, so other alerts and channels keep flowing and a crash re-delivers
-  it. A rate-limited channel whose bucket cannot take every due message sends them as ONE digest;
+  it. A ``Retry-After`` pauses the whole channel until then (the receiver's limit is per
+  webhook, not per message). A rate-limited channel whose bucket cannot take every due message
+  sends them as ONE digest;
 - the recorder writes the sent markers of every send that finished meanwhile in one round trip
   (with acknowledgements of entries finished before), then publishes the alerts whose deliveries
   are all done, together; their acknowledgements ride on the next round trip.
@@ -30,6 +32,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from pydantic import ValidationError
 
@@ -44,7 +47,7 @@ from services.notifier.channels.base import (
     backoff_delay,
 )
 from services.notifier.metrics import NotifierMetrics
-from services.notifier.outbox import Outbox, OutboxEntry, Precheck
+from services.notifier.outbox import OutboxEntry, Precheck
 from services.notifier.ratelimit import TokenBucket
 from services.notifier.render import ingest_to_delivery_seconds
 from services.notifier.routing import PlannedDelivery, inhibition, plan_deliveries
@@ -60,6 +63,36 @@ FaultHook = Callable[[str], Awaitable[None]]
 
 async def _no_fault(point: str) -> None:
     return None
+
+
+class DeliveryStore(Protocol):
+    """What the dispatcher needs of the outbox (:class:`~services.notifier.outbox.Outbox` in Redis)."""
+
+    async def ensure_group(self) -> None: ...
+
+    async def read(
+        self, *, ack: Sequence[str] = (), pending: bool = False, count: int = 100, block_ms: int = 500
+    ) -> list[OutboxEntry]: ...
+
+    async def claim_stale(self, min_idle_ms: int, count: int = 100) -> list[OutboxEntry]: ...
+
+    async def touch(self, entry_ids: Sequence[str]) -> None: ...
+
+    async def ack(self, entry_ids: Sequence[str]) -> None: ...
+
+    async def precheck_many(
+        self, checks: Sequence[Precheck], inhibit_ttl_s: int
+    ) -> list[tuple[bool, list[bool]]]: ...
+
+    async def record(self, delivery_keys: Sequence[str], ttl_s: int, ack: Sequence[str] = ()) -> None: ...
+
+    async def queue_digest(self, target_key: str, delivery_key: str, alert_json: str, ttl_s: int) -> None: ...
+
+    async def take_digest(self, target_key: str, slot: str, lock_ttl_s: int) -> list[str] | None: ...
+
+    async def finish_digest(self, target_key: str, slot: str, count: int) -> None: ...
+
+    async def release_digest(self, target_key: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -109,7 +142,7 @@ class Dispatcher:
     def __init__(
         self,
         *,
-        outbox: Outbox,
+        outbox: DeliveryStore,
         subscribers: SubscriberFile,
         targets: Sequence[ResolvedTarget],
         channels: dict[str, Channel],
@@ -147,6 +180,9 @@ class Dispatcher:
         # Deliveries to make, per channel, oldest first (id → delivery: O(1) removal).
         self._queues: dict[str, dict[int, _Pending]] = {}
         self._busy: dict[str, int] = {}
+        # A channel that answered Retry-After gets nothing before then (the limit is the
+        # receiver's, not one message's).
+        self._paused_until: dict[str, float] = {}
         self._sends: set[asyncio.Task[None]] = set()
         self._done: list[_Pending] = []  # sent or given up: markers to write
         self._finished: list[_Entry] = []  # nothing (more) to send: to publish
@@ -326,6 +362,10 @@ class Dispatcher:
             free = (1 if bucket else self._policy.concurrency) - self._busy.get(key, 0)
             if free <= 0 or not queue:
                 continue
+            paused = self._paused_until.get(key, 0.0)
+            if paused > now:
+                next_due = paused if next_due is None else min(next_due, paused)
+                continue
             due: list[_Pending] = []
             for p in queue.values():
                 if p.in_flight:
@@ -400,6 +440,9 @@ class Dispatcher:
             await channel.send(notification)
         except RetryableSendError as exc:
             self._metrics.deliveries.labels(kind, "retry").inc()
+            if exc.retry_after_s is not None:
+                pause = min(exc.retry_after_s, self._policy.backoff_cap_s)
+                self._paused_until[first.target.key] = self._mono() + pause
             self._reschedule(batch, exc.retry_after_s)
             log.warning(
                 "delivery to %s/%s will be retried (attempt %d): %s",

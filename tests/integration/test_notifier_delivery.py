@@ -8,6 +8,9 @@ queues them. Kafka is not needed here (publication is captured); the notifier pr
 from __future__ import annotations
 
 import asyncio
+import re
+import ssl
+import subprocess
 import time
 import uuid
 from collections import Counter
@@ -18,17 +21,22 @@ from typing import Any
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from schemas import AlertV1, TopicKey, decode
 from services.notifier.app import NotifierSettings, build_channels
+from services.notifier.channels.base import Notification, RetryableSendError
+from services.notifier.channels.smtp import EmailChannel, SmtpServer
 from services.notifier.delivery import DeliveryPolicy, Dispatcher
 from services.notifier.metrics import create_metrics
 from services.notifier.outbox import DeliveryKeys, Outbox
 from services.notifier.silence_store import RedisSilenceStore, SilenceCache
 from services.notifier.silences import Matcher, Silence, SilenceRequest
 from services.notifier.subscribers import load_subscribers, resolve_secrets
+from tests.integration.processes import free_port
 from tests.integration.slack_sink import SlackLikeSink, SmtpSink
 from tests.sinks import HttpSink
 
@@ -271,3 +279,117 @@ async def test_silences_and_inhibition_mute_deliveries(harness: Harness, sinks: 
     async with httpx.AsyncClient() as http:
         await run_until(harness.dispatcher(http), lambda: len(harness.published) == 4)
     assert alert_ids(hook.snapshot()) == [critical.alert_id, other.alert_id]
+
+
+def slack_titles(bodies: list[dict[str, Any]]) -> list[str]:
+    """The section text of every alert a Slack message carries (one, or several in a digest)."""
+    return [b["text"]["text"] for body in bodies for b in body["blocks"] if b["type"] == "section"]
+
+
+async def test_a_slack_outage_delays_only_slack_and_every_alert_arrives_once(
+    harness: Harness, sinks: Any
+) -> None:
+    slack, hook, _ = sinks
+    # Slack hangs past the client timeout, answers 500, then 429 with Retry-After, then recovers.
+    slack.script.extend([(503, {}, 1.5), (500, {}, 0.0), (429, {"Retry-After": "1"}, 0.0)])
+    alerts = [make_alert(i, summary=f"Outage alert {i}: Torkham") for i in range(5)]
+    await harness.enqueue(*alerts, routes=["ops", "hook"])
+    started = time.monotonic()
+    hook_done_at: list[float] = []
+
+    def all_hooked() -> bool:
+        if len(hook.snapshot()) == 5 and not hook_done_at:
+            hook_done_at.append(time.monotonic())
+        return len(harness.published) == 5
+
+    async with httpx.AsyncClient(timeout=1.0) as http:
+        await run_until(harness.dispatcher(http), all_hooked, timeout_s=30)
+    # The webhook was not held up by Slack's outage.
+    assert hook_done_at and hook_done_at[0] - started < 1.0
+    assert Counter(alert_ids(hook.snapshot())) == Counter(a.alert_id for a in alerts)
+    # Slack got every alert exactly once, in single messages or digests, after it recovered.
+    # (The sink notes an attempt when it answers: the hung one shows up late.)
+    attempts = sorted(slack.attempts)
+    statuses = [s for _, s in attempts]
+    assert sorted(statuses)[-3:] == [429, 500, 503] and set(statuses) == {200, 429, 500, 503}
+    delivered = [re.search(r"Outage alert (\d)", t) for t in slack_titles(slack.snapshot())]
+    assert sorted(int(m.group(1)) for m in delivered if m) == list(range(5)) and all(delivered)
+    # The retry after the 429 waited for Retry-After.
+    at_429 = next(t for t, s in attempts if s == 429)
+    assert min(t for t, s in attempts if s == 200 and t > at_429) - at_429 >= 0.95
+    assert harness.dead == []
+    assert await Outbox(harness.redis, harness.keys, "g", "c1").pending_count() == 0
+
+
+@pytest.fixture
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A throwaway certificate for 127.0.0.1 (its own CA), made with the openssl tool."""
+    cert, key = tmp_path / "smtp-cert.pem", tmp_path / "smtp-key.pem"
+    command = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    command += ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"]
+    subprocess.run(
+        [*command, "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key
+
+
+class _TlsCapture:
+    def __init__(self) -> None:
+        self.messages: list[tuple[bool, bytes]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append((session.ssl is not None, envelope.original_content or envelope.content))
+        return "250 OK"
+
+
+async def test_email_uses_starttls_verified_against_the_configured_ca(self_signed: tuple[Path, Path]) -> None:
+    cert, key = self_signed
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    capture = _TlsCapture()
+
+    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        return AuthResult(success=isinstance(data, LoginPassword) and data.password == b"smtp-secret")
+
+    port = free_port()
+    controller = Controller(
+        capture,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=tls,
+        require_starttls=True,  # no MAIL (and no AUTH) before STARTTLS
+        authenticator=authenticate,
+        auth_require_tls=True,
+    )
+    controller.start()
+    try:
+        alert = make_alert(1, severity="critical")
+        notification = Notification("mail", "email", (alert,), datetime.now(UTC))
+
+        def channel(ca_file: str | None) -> EmailChannel:
+            server = SmtpServer(
+                host="127.0.0.1",
+                port=port,
+                sender="borderwatch@example.org",
+                username="bw",
+                password="smtp-secret",
+                starttls=True,
+                timeout_s=5.0,
+                ca_file=ca_file,
+            )
+            return EmailChannel(server, ["analyst@example.org"])
+
+        # Not trusted without the CA: nothing is sent, and the failure is retryable, not permanent.
+        with pytest.raises(RetryableSendError) as refused:
+            await channel(None).send(notification)
+        assert "smtp-secret" not in str(refused.value) and capture.messages == []
+
+        await channel(str(cert)).send(notification)
+    finally:
+        controller.stop()
+    assert len(capture.messages) == 1
+    over_tls, content = capture.messages[0]
+    assert over_tls and alert.summary.split(":")[0].encode() in content

@@ -36,6 +36,8 @@ class SmtpServer:
     password: str | None = None
     starttls: bool = True
     timeout_s: float = 10.0
+    ca_file: str | None = None
+    """PEM bundle to verify the server's certificate against (a private CA); None: the system's."""
 
 
 def build_message(notification: Notification, sender: str, recipients: list[str]) -> EmailMessage:
@@ -74,6 +76,7 @@ class EmailChannel:
                 username=s.username,
                 password=s.password,
                 start_tls=s.starttls,
+                cert_bundle=s.ca_file,
                 timeout=s.timeout_s,
             )
         except aiosmtplib.SMTPResponseException as exc:
