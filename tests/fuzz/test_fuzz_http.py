@@ -19,6 +19,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance, status_code_conformance
+from schemathesis.core.result import Ok
 
 from tests.fuzz.apis import ADMIN_TOKEN, PUSH_TOKEN, SilencesServer, start_ingest
 from tests.fuzz.cases import ran
@@ -62,6 +63,8 @@ def fuzz_operations(base_url: str, token: str, label: str, max_examples: int, ch
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
     sent = 0
     for result in schema.get_all_operations():
+        if not isinstance(result, Ok):
+            raise AssertionError(f"the OpenAPI description has an invalid operation: {result}")
         operation = result.ok()
         where = f"{label} {operation.method.upper()} {operation.path}"
 
@@ -72,10 +75,9 @@ def fuzz_operations(base_url: str, token: str, label: str, max_examples: int, ch
             database=None,
             suppress_health_check=list(HealthCheck),
         )
-        def exercise(case: schemathesis.Case) -> None:
+        def exercise(case: Any) -> None:
             nonlocal sent
-            case.headers = {**(case.headers or {}), "authorization": f"Bearer {token}"}
-            response = case.call(timeout=TIMEOUT_S)
+            response = case.call(headers={"authorization": f"Bearer {token}"}, timeout=TIMEOUT_S)
             sent += 1
             ran(f"http: {where} (schemathesis)")  # noqa: B023 - runs before the loop moves on
             case.validate_response(response, checks=checks)

@@ -11,7 +11,7 @@ import json
 import re
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.message import Message
 from pathlib import Path
@@ -183,12 +183,16 @@ def fast_settings(monkeypatch: pytest.MonkeyPatch) -> NotifierSettings:
     return NotifierSettings(notifier_http_timeout_s=1.0)
 
 
+def _redirect(status: int, location: str) -> Callable[[Any], tuple[int, dict[str, str]]]:
+    return lambda body: (status, {"location": location})
+
+
 def test_webhook_redirects_to_another_host_are_not_followed(fast_settings: NotifierSettings) -> None:
     ran("security: outbound webhooks")
     with HttpSink() as elsewhere:
         redirect_to = elsewhere.url.replace("127.0.0.1", "localhost")
         for status in (301, 302, 307, 308):
-            with HttpSink(lambda body, s=status: (s, {"location": redirect_to})) as redirecting:
+            with HttpSink(_redirect(status, redirect_to)) as redirecting:
 
                 async def send(url: str = redirecting.url) -> None:
                     async with outbound_http_client(fast_settings) as client:

@@ -68,7 +68,8 @@ def _leaks(text: str) -> list[str]:
 
 @pytest.fixture
 def sinks() -> Iterator[tuple[SlackLikeSink, HttpSink, SmtpSink]]:
-    with SlackLikeSink() as slack, HttpSink() as hook, SmtpSink("bw", SECRETS["smtp password"]) as smtp:
+    slack = SlackLikeSink()
+    with slack, HttpSink() as hook, SmtpSink("bw", SECRETS["smtp password"]) as smtp:
         yield slack, hook, smtp
 
 
@@ -169,7 +170,8 @@ def test_an_end_to_end_run_logs_no_secret(
         ingest.stop()
         for process in processes:
             process.stop()
-    logs = {p.log_path.name: p.log_path.read_text(errors="replace") for p in [*processes, ingest]}
+    paths = [classifier.log_path, notifier.log_path, ingest.log_path]
+    logs = {path.name: path.read_text(errors="replace") for path in paths}
     ran("security: end-to-end log lines checked", sum(text.count("\n") for text in logs.values()))
     assert all(logs.values())
     assert "DEBUG" in logs["notifier.log"] or '"debug"' in logs["notifier.log"]
