@@ -374,6 +374,10 @@ def create_app(
         except _DeliveryFailed as exc:
             halt(f"delivery guard: {exc}")
             return
+        except Exception as exc:  # never lose a batch silently: stop without committing it
+            log.exception("delivering a batch failed")
+            halt(f"delivery guard: {type(exc).__name__}")
+            return
         metrics.stage_seconds.labels("deliver").observe(time.perf_counter() - sent)
         for event in batch:
             event.ack()
