@@ -23,7 +23,6 @@ the worker logs why and exits with status 3 at once, leaving the batch's offsets
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 import os
@@ -70,12 +69,11 @@ class ClassifierSettings(CommonSettings):
     classifier_batch_max: int = Field(default=500, ge=1, le=10_000)
     classifier_batch_within_s: float = Field(
         default=0.005,
-        ge=0,
+        gt=0,
         le=5,
-        description="How long to wait for a fuller batch; 0 takes only what is queued. faust's fetcher "
-        "hands over one message per event-loop turn, so without a wait a busy worker sees batches of one.",
+        description="How long a batch waits to fill (faust's fetcher hands over one message per "
+        "event-loop turn, so a busy worker without a wait would see batches of one).",
     )
-    classifier_batches_in_flight: int = Field(default=4, ge=1, le=64)
     classifier_send_attempts: int = Field(default=8, ge=1, description="Per batch, before halting.")
     classifier_send_backoff_max_s: float = Field(default=5.0, gt=0)
     classifier_lag_interval_s: float = Field(default=5.0, gt=0)
@@ -233,10 +231,6 @@ def create_app(
         )
     )
     status = {"rebuilt": False}
-    # Subscribing the topic as a channel (what an agent's stream does) and taking its queued events
-    # in bulk: faust's stream iterator costs a loop turn and several tasks per event, which alone
-    # caps a worker at a few thousand events/s (see bench/bench_classifier.py).
-    channel: Any = raw_topic.__aiter__()
 
     async def deliver(records: list[_Output]) -> None:
         """Send every record and wait for the broker's acks; resend failures with backoff.
@@ -335,8 +329,8 @@ def create_app(
         return ingested
 
     async def process_batch(batch: list[Any]) -> Awaitable[None] | None:
-        """Decide a batch's outputs and start delivering them; returns the delivery, which acks the
-        batch's events once the broker acknowledged every output (None: the worker halted)."""
+        """Decide a batch's outputs; returns their delivery, which ends once the broker acknowledged
+        every output (None: the worker halted)."""
         if not status["rebuilt"]:
             log.info("rebuilt state: %d story signatures, %d incidents", stories.rebuild(), book.rebuild())
             status["rebuilt"] = True
@@ -359,15 +353,15 @@ def create_app(
         except DeadLetterLimitExceeded as exc:
             # What was decided before the limit is delivered; the rest stays uncommitted.
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.gather(*in_flight, deliver(out)), timeout=30)
+                await asyncio.wait_for(deliver(out), timeout=30)
             halt(f"dead-letter stop-switch: {exc}")
             return None
         metrics.stage_seconds.labels("process").observe(time.perf_counter() - started)
         metrics.batch_size.observe(len(batch))
         metrics.stories_indexed.set(len(stories))
-        return asyncio.ensure_future(finish(batch, out, ingested))
+        return finish(out, ingested)
 
-    async def finish(batch: list[Any], out: list[_Output], ingested: list[float]) -> None:
+    async def finish(out: list[_Output], ingested: list[float]) -> None:
         sent = time.perf_counter()
         try:
             await deliver(out)
@@ -379,65 +373,19 @@ def create_app(
             halt(f"delivery guard: {type(exc).__name__}")
             return
         metrics.stage_seconds.labels("deliver").observe(time.perf_counter() - sent)
-        for event in batch:
-            event.ack()
         done = clock().timestamp()
         for at in ingested:
             metrics.publish_to_tagged_seconds.observe(max(0.0, done - at))
 
-    async def next_batch() -> list[Any]:
-        """Wait for one event, then take what is queued (up to the batch size) without waiting, or
-        up to ``classifier_batch_within_s`` more for a fuller batch."""
-        queue = channel.queue
-        batch = [await queue.get()]
-        deadline = time.monotonic() + settings.classifier_batch_within_s
-        while len(batch) < settings.classifier_batch_max:
-            if not queue.empty():
-                batch.append(queue.get_nowait())
-                continue
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                batch.append(await asyncio.wait_for(queue.get(), remaining))
-            except TimeoutError:
-                break
-        return batch
-
-    def current(batch: list[Any]) -> list[Any]:
-        """The events to handle now. While flow control is suspended (a rebalance), faust clears
-        its queues and fetches again from the committed offsets afterwards, so such events are
-        left alone (unacked). Every other event is tracked (a graceful stop or a rebalance waits
-        until tracked events are acked) and handled."""
-        if not app.flow_control.is_active():
-            log.info("rebalancing: %d fetched event(s) left for the next assignment", len(batch))
-            return []
-        consumer = app.consumer
-        for event in batch:
-            message = event.message
-            if not message.tracked:
-                message.tracked = True
-                consumer.track_message(message)
-        return batch
-
-    # Deliveries of earlier batches still waiting for the broker's acks: the next batch is decided
-    # meanwhile, so the acks' round trip overlaps the work. Bounded, for backpressure.
-    in_flight: collections.deque[Awaitable[None]] = collections.deque()
-
-    @app.task  # type: ignore[untyped-decorator]
-    async def tag_items() -> None:
-        while True:
-            batch = current(await next_batch())
-            if not batch:
-                continue
-            while len(in_flight) >= settings.classifier_batches_in_flight:
-                await in_flight.popleft()
-            delivery = await process_batch(batch)
-            if delivery is None:
-                return
-            in_flight.append(delivery)
-            while in_flight and in_flight[0].done():  # type: ignore[attr-defined]
-                in_flight.popleft()
+    @app.agent(raw_topic, name="tag-items")
+    async def tag_items(stream: Any) -> None:
+        # take_events acks a batch's events when the loop body returns: after its delivery.
+        async for batch in stream.take_events(
+            settings.classifier_batch_max, within=settings.classifier_batch_within_s
+        ):
+            delivery = await process_batch(list(batch))
+            if delivery is not None:
+                await delivery
 
     @app.timer(settings.classifier_lag_interval_s)  # type: ignore[untyped-decorator]
     async def refresh_lag() -> None:

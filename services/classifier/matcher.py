@@ -1,14 +1,17 @@
-"""Multi-phrase matching with Aho-Corasick and word-boundary checks.
+"""Multi-phrase matching keyed by words, with whole-word boundaries.
 
-All phrases are compiled once into one automaton; a document is scanned once, in lower case.
+A phrase matches where its text occurs with no letter or digit right before or right after it
+(so "fire" matches in "cease-fire", not in "fired"). Such an occurrence always begins at the
+start of a run of letters and digits that equals the phrase's own first run ("death" for "death
+toll", "u" for "u.s."), or, for a phrase beginning with a mark, at that mark. So the text is cut
+into whitespace-separated chunks once, each run is looked up in a dict from first runs to
+phrases, and only those few phrases are compared with the text. The chunks are handed on: the
+tokeniser reuses them (see :mod:`services.classifier.sentences`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import NamedTuple
-
-import ahocorasick  # type: ignore[import-not-found]
 
 
 class Hit(NamedTuple):
@@ -24,12 +27,39 @@ class Hit(NamedTuple):
     ref: int
 
 
+# A registered phrase: its text, its length, whether it is a single run of letters and digits
+# (then equal to the run it is filed under), and its (group, ref) pairs in the order added.
+_Phrase = tuple[str, int, bool, tuple[tuple[str, int], ...]]
+
+
 def normalise(text: str) -> str:
     """Lower-case a text keeping its length, so offsets stay valid; unify apostrophes and dashes."""
     low = text.lower()
     if len(low) != len(text):
         low = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
     return low.replace("\u2019", "'").replace("\u2018", "'").replace("\u2013", "-").replace("\u2014", "-")
+
+
+def chunks(low: str) -> tuple[list[str], list[int]]:
+    """The whitespace-separated chunks of ``low`` and the offset where each starts."""
+    parts = low.split()
+    starts: list[int] = []
+    add = starts.append
+    pos = 0
+    find = low.find
+    for part in parts:
+        at = find(part, pos)
+        add(at)
+        pos = at + len(part)
+    return parts, starts
+
+
+def _first_run(key: str) -> str:
+    """The leading run of letters and digits of ``key`` ("" when it begins with a mark)."""
+    for i, c in enumerate(key):
+        if not c.isalnum():
+            return key[:i]
+    return key
 
 
 class PhraseMatcher:
@@ -40,8 +70,9 @@ class PhraseMatcher:
     """
 
     def __init__(self) -> None:
-        self._automaton = ahocorasick.Automaton()
         self._payloads: dict[str, list[tuple[str, int]]] = {}
+        self._by_run: dict[str, list[_Phrase]] = {}
+        self._marked: list[_Phrase] = []  # phrases beginning with a mark ("'s", "-led")
         self._built = False
 
     def add(self, phrase: str, group: str, ref: int = 0) -> None:
@@ -54,11 +85,20 @@ class PhraseMatcher:
         self._built = False
 
     def build(self) -> None:
-        self._automaton = ahocorasick.Automaton()
+        by_run: dict[str, list[_Phrase]] = {}
+        marked: list[_Phrase] = []
         for key, payload in self._payloads.items():
-            self._automaton.add_word(key, (len(key) - 1, tuple(payload)))
-        if self._payloads:
-            self._automaton.make_automaton()
+            run = _first_run(key)
+            entry: _Phrase = (key, len(key), run == key, tuple(payload))
+            if run:
+                by_run.setdefault(run, []).append(entry)
+            else:
+                marked.append(entry)
+        for entries in by_run.values():
+            # Longest first, so the hits at one offset come out longest first.
+            entries.sort(key=_longest_first)
+        self._by_run = by_run
+        self._marked = marked
         self._built = True
 
     def find(self, low: str) -> list[Hit]:
@@ -66,35 +106,84 @@ class PhraseMatcher:
 
         Hits of one phrase in several groups keep the order in which the groups were added.
         """
+        parts, starts = chunks(low)
+        return self.scan(low, parts, starts)
+
+    def scan(self, low: str, parts: list[str], starts: list[int]) -> list[Hit]:
+        """:meth:`find` given the text's :func:`chunks` (computed once, shared with the tokeniser)."""
         if not self._built:
             self.build()
-        if not self._payloads:
-            return []
         hits: list[Hit] = []
-        add = hits.append
-        new = tuple.__new__
-        last = len(low) - 1
-        in_order = True
-        prev_start = prev_end = -1
-        # Typed, so that compiled code unpacks the automaton's tuples natively.
-        found: Iterable[tuple[int, tuple[int, tuple[tuple[str, int], ...]]]] = self._automaton.iter(low)
-        for end_idx, (span, payload) in found:
-            start = end_idx - span
-            if start > 0 and low[start - 1].isalnum():
+        by_run = self._by_run
+        for k in range(len(parts)):
+            part = parts[k]
+            if part.isalnum():
+                # The whole chunk is one run, bounded by whitespace: a one-run phrase equal to it
+                # matches without further checks.
+                found = by_run.get(part)
+                if found is not None:
+                    _match(low, starts[k], found, hits)
                 continue
-            end = end_idx + 1
-            if end_idx < last and low[end].isalnum():
+            at = starts[k]
+            head = part[:-1]
+            if head.isalnum():  # "said," "day." (the last character is then a mark)
+                found = by_run.get(head)
+                if found is not None:
+                    _match(low, at, found, hits)
                 continue
-            # The automaton reports hits by end; overlapping phrases ("death toll", "toll") can
-            # come out of start order, which is rare enough to sort only then.
-            if start < prev_start or (start == prev_start and end > prev_end):
-                in_order = False
-            prev_start, prev_end = start, end
-            for group, ref in payload:
-                add(new(Hit, (start, end, group, ref)))
-        if not in_order:
-            hits.sort(key=_start_longest_first)  # stable: a phrase's groups keep their order
+            self._scan_runs(low, part, at, hits)
+        if self._marked:
+            self._scan_marked(low, hits)
         return hits
+
+    def _scan_runs(self, low: str, part: str, at: int, hits: list[Hit]) -> None:
+        """Look up every run of letters and digits in a chunk that also holds marks."""
+        by_run = self._by_run
+        n = len(part)
+        i = 0
+        while i < n:
+            if not part[i].isalnum():
+                i += 1
+                continue
+            j = i + 1
+            while j < n and part[j].isalnum():
+                j += 1
+            found = by_run.get(part[i:j])
+            if found is not None:
+                _match(low, at + i, found, hits)
+            i = j
+
+    def _scan_marked(self, low: str, hits: list[Hit]) -> None:
+        """Phrases beginning with a mark: found with ``str.find``, then merged in order."""
+        last = len(low)
+        for key, size, _, payload in self._marked:
+            start = low.find(key)
+            while start >= 0:
+                end = start + size
+                if (start == 0 or not low[start - 1].isalnum()) and (end == last or not low[end].isalnum()):
+                    for group, ref in payload:
+                        hits.append(Hit(start, end, group, ref))
+                start = low.find(key, start + 1)
+        hits.sort(key=_start_longest_first)  # stable: a phrase's groups keep their order
+
+
+def _match(low: str, start: int, found: list[_Phrase], hits: list[Hit]) -> None:
+    """Add the hits of the phrases filed under the run that starts at ``start``."""
+    last = len(low)
+    new = tuple.__new__
+    for key, size, single, payload in found:
+        end = start + size
+        if not single:
+            if end > last or not low.startswith(key, start):
+                continue
+            if end < last and low[end].isalnum():
+                continue
+        for group, ref in payload:
+            hits.append(new(Hit, (start, end, group, ref)))
+
+
+def _longest_first(entry: _Phrase) -> int:
+    return -entry[1]
 
 
 def _start_longest_first(hit: Hit) -> tuple[int, int]:

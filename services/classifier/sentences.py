@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
 from typing import Literal
 
-from services.classifier.matcher import Hit
+from services.classifier.matcher import Hit, PhraseMatcher, chunks
 
 Field = Literal["title", "body"]
 
@@ -54,35 +53,49 @@ TOKEN = re.compile(
     r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|[^\W\d_]+(?:['-][^\W_]+)*|[^\w\s]", re.UNICODE
 )
 _EMPTY: list[Hit] = []
+_DIGIT = re.compile("[0-9]")
 
 
 def tokenise(low: str) -> tuple[list[str], list[int]]:
-    """Token texts and start offsets of ``low``: the same tokens as ``TOKEN.finditer(low)``.
+    """Token texts and start offsets of ``low``: the same tokens as ``TOKEN.finditer(low)``."""
+    parts, starts = chunks(low)
+    return tokenise_chunks(low, parts, starts)
 
-    A chunk of letters only is one token; other chunks go through the regular expression. That
-    skips the regular expression for most words, which is where tokenising spends its time.
+
+def tokenise_chunks(low: str, parts: list[str], starts: list[int]) -> tuple[list[str], list[int]]:
+    """:func:`tokenise` given the text's :func:`~services.classifier.matcher.chunks`.
+
+    No token spans whitespace, so each chunk is tokenised on its own. A chunk of letters only
+    is one token, and so is a word with one mark after it ("said," "day."), which is two; other
+    chunks go through the regular expression. That skips the regular expression for most words,
+    which is where tokenising spends its time. In a text of ASCII without digits, a chunk of
+    letters and digits has letters only, which ``str.isalnum`` (fast when compiled) tells.
     """
     words: list[str] = []
-    starts: list[int] = []
-    pos = 0
-    find = low.find
-    for chunk in low.split():
-        at = find(chunk, pos)
-        pos = at + len(chunk)
-        if chunk.isalpha():
-            words.append(chunk)
-            starts.append(at)
-        elif chunk[:-1].isalpha() and not chunk[-1].isalnum() and chunk[-1] != "_":
+    offsets: list[int] = []
+    add_word = words.append
+    add_offset = offsets.append
+    plain = low.isascii() and _DIGIT.search(low) is None
+    for k in range(len(parts)):
+        part = parts[k]
+        at = starts[k]
+        if part.isalnum() if plain else part.isalpha():
+            add_word(part)
+            add_offset(at)
+            continue
+        head = part[:-1]
+        last = part[-1]
+        if (head.isalnum() if plain else head.isalpha()) and not last.isalnum() and last != "_":
             # A word with one mark after it ("said," "day."): the mark is a token of its own.
-            words.append(chunk[:-1])
-            words.append(chunk[-1])
-            starts.append(at)
-            starts.append(pos - 1)
-        else:
-            for m in TOKEN.finditer(chunk):
-                words.append(m.group())
-                starts.append(at + m.start())
-    return words, starts
+            add_word(head)
+            add_word(last)
+            add_offset(at)
+            add_offset(at + len(head))
+            continue
+        for m in TOKEN.finditer(part):
+            add_word(m.group())
+            add_offset(at + m.start())
+    return words, offsets
 
 
 class Sentence:
@@ -92,7 +105,20 @@ class Sentence:
     must not change them.
     """
 
-    __slots__ = ("_by_group", "_starts", "_words", "end", "field", "hits", "index", "low", "start", "text")
+    __slots__ = (
+        "_by_group",
+        "_part_starts",
+        "_parts",
+        "_starts",
+        "_words",
+        "end",
+        "field",
+        "hits",
+        "index",
+        "low",
+        "start",
+        "text",
+    )
 
     def __init__(
         self,
@@ -103,6 +129,8 @@ class Sentence:
         text: str,
         low: str,
         hits: list[Hit] | None = None,
+        parts: list[str] | None = None,
+        part_starts: list[int] | None = None,
     ) -> None:
         self.field = field
         self.index = index
@@ -114,12 +142,18 @@ class Sentence:
         self._words: list[str] | None = None
         self._starts: list[int] = []
         self._by_group: dict[str, list[Hit]] | None = None
+        # The text's whitespace-separated chunks, when the caller has them (see make_sentences).
+        self._parts = parts
+        self._part_starts: list[int] = [] if part_starts is None else part_starts
 
     @property
     def words(self) -> list[str]:
         """Token texts (lower case), computed on first use."""
         if self._words is None:
-            self._words, self._starts = tokenise(self.low)
+            if self._parts is None:
+                self._words, self._starts = tokenise(self.low)
+            else:
+                self._words, self._starts = tokenise_chunks(self.low, self._parts, self._part_starts)
         return self._words
 
     def token_start(self, index: int) -> int:
@@ -234,8 +268,8 @@ def split_spans(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def make_sentences(fld: Field, text: str, low: str, find: Callable[[str], list[Hit]]) -> list[Sentence]:
-    """Split a field into sentences and give each the phrase hits ``find`` reports in it.
+def make_sentences(fld: Field, text: str, low: str, matcher: PhraseMatcher) -> list[Sentence]:
+    """Split a field into sentences and give each the phrase hits ``matcher`` finds in it.
 
     Each sentence is scanned on its own, so hit offsets are sentence-relative from the start. A
     sentence is preceded and followed by whitespace (or the ends of the field), so a whole-word
@@ -247,5 +281,7 @@ def make_sentences(fld: Field, text: str, low: str, find: Callable[[str], list[H
     for i, (a, b) in enumerate(spans):
         if b > a:
             part = low[a:b]
-            out.append(Sentence(fld, i, a, b, text[a:b], part, find(part)))
+            parts, starts = chunks(part)
+            hits = matcher.scan(part, parts, starts)
+            out.append(Sentence(fld, i, a, b, text[a:b], part, hits, parts, starts))
     return out

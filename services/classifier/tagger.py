@@ -86,7 +86,7 @@ class Tagger:
             if not text.strip():
                 continue
             low = normalise(text)
-            sentences.extend(make_sentences(fld, text, low, self._matcher.find))  # type: ignore[arg-type]
+            sentences.extend(make_sentences(fld, text, low, self._matcher))  # type: ignore[arg-type]
         return Doc(sentences, item.published_at.year)
 
     def tag(self, item: RawItemV1, now: datetime) -> TaggedEventV1:
