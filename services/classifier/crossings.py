@@ -72,7 +72,7 @@ _FUTURE = frozenset(
     {"to", "would", "will", "could", "may", "might", "not", "once", "until", "if", "before", "no"}
 )
 _DEFAULT_AFPAK = ("Torkham", "Chaman")
-_STATE_GROUPS = frozenset({"clo.opened", "clo.closed", "clo.closed_weak", "clo.restricted"})
+_STATE_GROUPS = ("clo.opened", "clo.closed", "clo.closed_weak", "clo.restricted")
 _CONDITIONS = frozenset({"after", "when", "if", "once", "until", "because"})
 # Contrasting clauses can give routes in one sentence different states ("A stays shut, while B
 # opens only for refugees").
@@ -112,13 +112,8 @@ class CrossingAnalyser:
         """The sentence's closure state, or that of the clause ``span`` (sentence offsets) only."""
         if not sent.has_any(_STATE_GROUPS):
             return None
-
-        def groups(name: str) -> list[Hit]:
-            hits = sent.groups(name)
-            return hits if span is None else [h for h in hits if span[0] <= h.start < span[1]]
-
         opened = []
-        for h in groups("clo.opened"):
+        for h in _in_span(sent.groups("clo.opened"), span):
             i, j = tok(sent, h), tok_end(sent, h)
             toks = sent.words
             if j < len(toks) and toks[j] == "fire":
@@ -129,7 +124,7 @@ class CrossingAnalyser:
         closed: list[Hit] = []
         weak: list[Hit] = []
         for group, bucket in (("clo.closed", closed), ("clo.closed_weak", weak)):
-            hits = groups(group)
+            hits = _in_span(sent.groups(group), span)
             for h in hits:
                 if inside(h, hits):
                     continue
@@ -141,7 +136,7 @@ class CrossingAnalyser:
                     continue
                 bucket.append(h)
         restricted = False
-        for h in groups("clo.restricted"):
+        for h in _in_span(sent.groups("clo.restricted"), span):
             # "would reopen only after ...": a condition, not traffic that still moves.
             nxt = sent.low[h.end : h.end + 8].split(maxsplit=1)
             if not (nxt and nxt[0] in _CONDITIONS):
@@ -332,6 +327,11 @@ class CrossingAnalyser:
     def _afpak_context_doc(mentions: dict[int, list[Mention]]) -> bool:
         seen = {m.entry.country for ms in mentions.values() for m in ms if not m.entry.venue}
         return {"AF", "PK"} <= seen
+
+
+def _in_span(hits: list[Hit], span: tuple[int, int] | None) -> list[Hit]:
+    """The hits starting within ``span`` (sentence offsets), or all of them when it is None."""
+    return hits if span is None else [h for h in hits if span[0] <= h.start < span[1]]
 
 
 def _combine(states: list[tuple[str, bool]], dominant: str | None) -> CrossingState | None:

@@ -57,7 +57,8 @@ _DETERMINERS = frozenset({"the", "our", "their", "its", "his", "her", "my", "you
 LEVEL_TOLL, LEVEL_AMONG, LEVEL_EXPLICIT, LEVEL_IMPLICIT = 3, 2, 1, 0
 _COUNTED = frozenset({"cas.killed", "cas.injured", "cas.toll"})
 # A sentence without any of these adds nothing to the result, whatever else it says.
-_CASUALTY_GROUPS = _COUNTED | {"cas.zero_killed", "cas.zero_injured"}
+_COUNTED_LIST = ("cas.killed", "cas.injured", "cas.toll")  # for Sentence.has_any
+_CASUALTY_GROUPS = (*_COUNTED_LIST, "cas.zero_killed", "cas.zero_injured")
 
 
 # Plain classes rather than dataclasses: compiled, their __init__ is native code too.
@@ -238,7 +239,7 @@ class CasualtyAnalyser:
     def analyse(self, doc: Doc) -> CasualtyResult:
         result = CasualtyResult()
         title = doc.title
-        title_has = title is not None and title.has_any(_COUNTED)
+        title_has = title is not None and title.has_any(_COUNTED_LIST)
         cands: list[Candidate] = []
         zero_killed = zero_injured = False
         order = 0
@@ -346,7 +347,7 @@ def _choose(cands: list[Candidate]) -> Candidate | None:
 
 
 def _casualty_hits(sent: Sentence) -> list[Hit]:
-    if not sent.has_any(_COUNTED):
+    if not sent.has_any(_COUNTED_LIST):
         return []
     hits = [h for h in sent.hits if h.group in _COUNTED]
     metaphors = (

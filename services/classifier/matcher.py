@@ -11,25 +11,54 @@ tokeniser reuses them (see :mod:`services.classifier.sentences`).
 
 from __future__ import annotations
 
-from typing import NamedTuple
 
+class Hit:
+    """A phrase found in a text: ``text[start:end]`` is the matched span. Compared by value.
 
-class Hit(NamedTuple):
-    """A phrase found in a text: ``text[start:end]`` is the matched span.
-
-    A tuple rather than a dataclass: a document yields dozens of hits and building them is on
-    the tagger's hot path.
+    A plain class rather than a tuple or dataclass: a document yields dozens of hits, and
+    compiled, building one and reading its fields are native operations.
     """
 
-    start: int
-    end: int
-    group: str
-    ref: int
+    __slots__ = ("end", "group", "ref", "start")
+
+    def __init__(self, start: int, end: int, group: str, ref: int) -> None:
+        self.start = start
+        self.end = end
+        self.group = group
+        self.ref = ref
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Hit):
+            return NotImplemented
+        return (
+            self.start == other.start
+            and self.end == other.end
+            and self.group == other.group
+            and self.ref == other.ref
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.start, self.end, self.group, self.ref))
+
+    def __repr__(self) -> str:
+        return f"Hit(start={self.start}, end={self.end}, group={self.group!r}, ref={self.ref})"
 
 
-# A registered phrase: its text, its length, whether it is a single run of letters and digits
-# (then equal to the run it is filed under), and its (group, ref) pairs in the order added.
-_Phrase = tuple[str, int, bool, tuple[tuple[str, int], ...]]
+class _Phrase:
+    """A registered phrase: its text and length, and its groups with their references.
+
+    ``single`` says the phrase is one run of letters and digits, and so equal to the run it is
+    filed under.
+    """
+
+    __slots__ = ("groups", "key", "refs", "single", "size")
+
+    def __init__(self, key: str, single: bool, payload: list[tuple[str, int]]) -> None:
+        self.key = key
+        self.size = len(key)
+        self.single = single
+        self.groups = [g for g, _ in payload]
+        self.refs = [r for _, r in payload]
 
 
 def normalise(text: str) -> str:
@@ -44,12 +73,17 @@ def chunks(low: str) -> tuple[list[str], list[int]]:
     """The whitespace-separated chunks of ``low`` and the offset where each starts."""
     parts = low.split()
     starts: list[int] = []
-    add = starts.append
-    pos = 0
-    find = low.find
-    for part in parts:
-        at = find(part, pos)
-        add(at)
+    if not parts:
+        return parts, starts
+    pos = low.find(parts[0])
+    starts.append(pos)
+    pos += len(parts[0])
+    for k in range(1, len(parts)):
+        part = parts[k]
+        # The previous chunk ends at whitespace; chunks are mostly one space apart, which a
+        # look at one character tells.
+        at = pos + 1 if not low[pos + 1].isspace() else low.find(part, pos)
+        starts.append(at)
         pos = at + len(part)
     return parts, starts
 
@@ -89,7 +123,7 @@ class PhraseMatcher:
         marked: list[_Phrase] = []
         for key, payload in self._payloads.items():
             run = _first_run(key)
-            entry: _Phrase = (key, len(key), run == key, tuple(payload))
+            entry = _Phrase(key, run == key, payload)
             if run:
                 by_run.setdefault(run, []).append(entry)
             else:
@@ -156,34 +190,36 @@ class PhraseMatcher:
     def _scan_marked(self, low: str, hits: list[Hit]) -> None:
         """Phrases beginning with a mark: found with ``str.find``, then merged in order."""
         last = len(low)
-        for key, size, _, payload in self._marked:
-            start = low.find(key)
+        for phrase in self._marked:
+            start = low.find(phrase.key)
             while start >= 0:
-                end = start + size
+                end = start + phrase.size
                 if (start == 0 or not low[start - 1].isalnum()) and (end == last or not low[end].isalnum()):
-                    for group, ref in payload:
-                        hits.append(Hit(start, end, group, ref))
-                start = low.find(key, start + 1)
+                    for i in range(len(phrase.groups)):
+                        hits.append(Hit(start, end, phrase.groups[i], phrase.refs[i]))
+                start = low.find(phrase.key, start + 1)
         hits.sort(key=_start_longest_first)  # stable: a phrase's groups keep their order
 
 
 def _match(low: str, start: int, found: list[_Phrase], hits: list[Hit]) -> None:
     """Add the hits of the phrases filed under the run that starts at ``start``."""
     last = len(low)
-    new = tuple.__new__
-    for key, size, single, payload in found:
-        end = start + size
-        if not single:
-            if end > last or not low.startswith(key, start):
+    for phrase in found:
+        end = start + phrase.size
+        if not phrase.single:
+            # find() within exactly the phrase's span: a comparison without a slice.
+            if end > last or low.find(phrase.key, start, end) < 0:
                 continue
             if end < last and low[end].isalnum():
                 continue
-        for group, ref in payload:
-            hits.append(new(Hit, (start, end, group, ref)))
+        groups = phrase.groups
+        refs = phrase.refs
+        for i in range(len(groups)):
+            hits.append(Hit(start, end, groups[i], refs[i]))
 
 
-def _longest_first(entry: _Phrase) -> int:
-    return -entry[1]
+def _longest_first(phrase: _Phrase) -> int:
+    return -phrase.size
 
 
 def _start_longest_first(hit: Hit) -> tuple[int, int]:

@@ -53,7 +53,6 @@ TOKEN = re.compile(
     r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|[^\W\d_]+(?:['-][^\W_]+)*|[^\w\s]", re.UNICODE
 )
 _EMPTY: list[Hit] = []
-_DIGIT = re.compile("[0-9]")
 
 
 def tokenise(low: str) -> tuple[list[str], list[int]]:
@@ -66,35 +65,78 @@ def tokenise_chunks(low: str, parts: list[str], starts: list[int]) -> tuple[list
     """:func:`tokenise` given the text's :func:`~services.classifier.matcher.chunks`.
 
     No token spans whitespace, so each chunk is tokenised on its own. A chunk of letters only
-    is one token, and so is a word with one mark after it ("said," "day."), which is two; other
-    chunks go through the regular expression. That skips the regular expression for most words,
-    which is where tokenising spends its time. In a text of ASCII without digits, a chunk of
-    letters and digits has letters only, which ``str.isalnum`` (fast when compiled) tells.
+    is one token, and so is a number of digits only; a word or number with one mark after it
+    ("said," "day." "12,") is two. Other chunks go through the regular expression. That skips
+    the regular expression for most words, which is where tokenising spends its time.
     """
+    if not low.isascii():
+        return _tokenise_unicode(parts, starts)
+    # In ASCII, a chunk of letters and digits with no digit has letters only: str.isalnum and
+    # the digit offsets tell that faster (compiled) than str.isalpha.
+    digits = _digit_offsets(low)
+    nd = len(digits)
+    d = 0
     words: list[str] = []
     offsets: list[int] = []
-    add_word = words.append
-    add_offset = offsets.append
-    plain = low.isascii() and _DIGIT.search(low) is None
     for k in range(len(parts)):
         part = parts[k]
         at = starts[k]
-        if part.isalnum() if plain else part.isalpha():
-            add_word(part)
-            add_offset(at)
-            continue
-        head = part[:-1]
-        last = part[-1]
-        if (head.isalnum() if plain else head.isalpha()) and not last.isalnum() and last != "_":
-            # A word with one mark after it ("said," "day."): the mark is a token of its own.
-            add_word(head)
-            add_word(last)
-            add_offset(at)
-            add_offset(at + len(head))
-            continue
+        end = at + len(part)
+        while d < nd and digits[d] < at:
+            d += 1
+        plain = d == nd or digits[d] >= end  # no digit in this chunk
+        if part.isalnum():
+            if plain or part.isdigit():
+                words.append(part)
+                offsets.append(at)
+                continue
+        else:
+            head = part[:-1]
+            last = part[-1]
+            if head.isalnum() and (plain or head.isdigit()) and last != "_" and not last.isalnum():
+                # A word or number with one mark after it: the mark is a token of its own.
+                words.append(head)
+                words.append(last)
+                offsets.append(at)
+                offsets.append(end - 1)
+                continue
         for m in TOKEN.finditer(part):
-            add_word(m.group())
-            add_offset(at + m.start())
+            words.append(m.group())
+            offsets.append(at + m.start())
+    return words, offsets
+
+
+def _digit_offsets(low: str) -> list[int]:
+    """Sorted offsets of the ASCII digits in ``low``."""
+    out: list[int] = []
+    for digit in "0123456789":
+        at = low.find(digit)
+        while at >= 0:
+            out.append(at)
+            at = low.find(digit, at + 1)
+    if len(out) > 1:
+        out.sort()
+    return out
+
+
+def _tokenise_unicode(parts: list[str], starts: list[int]) -> tuple[list[str], list[int]]:
+    words: list[str] = []
+    offsets: list[int] = []
+    for k in range(len(parts)):
+        part = parts[k]
+        at = starts[k]
+        if part.isalpha():
+            words.append(part)
+            offsets.append(at)
+        elif part[:-1].isalpha() and not part[-1].isalnum() and part[-1] != "_":
+            words.append(part[:-1])
+            words.append(part[-1])
+            offsets.append(at)
+            offsets.append(at + len(part) - 1)
+        else:
+            for m in TOKEN.finditer(part):
+                words.append(m.group())
+                offsets.append(at + m.start())
     return words, offsets
 
 
@@ -209,9 +251,12 @@ class Sentence:
         by_group = self._by_group if self._by_group is not None else self._index()
         return group in by_group
 
-    def has_any(self, groups: frozenset[str]) -> bool:
+    def has_any(self, groups: tuple[str, ...]) -> bool:
         by_group = self._by_group if self._by_group is not None else self._index()
-        return not groups.isdisjoint(by_group)
+        for group in groups:
+            if group in by_group:
+                return True
+        return False
 
 
 def _boundaries(text: str) -> list[tuple[int, int]]:

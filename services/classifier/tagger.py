@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar, cast
+
+from pydantic import BaseModel
 
 from schemas.common import Label
 from schemas.raw_items import RawItemV1
-from schemas.tagged_events import Figures, TaggedEventV1
+from schemas.tagged_events import Crossing, Evidence, Figures, Place, TaggedEventV1
 from services.classifier.crossings import CrossingAnalyser
 from services.classifier.document import Doc
 from services.classifier.figures import CasualtyAnalyser
@@ -32,8 +35,9 @@ _CUE_PREFIX = {"shared": "shared", "truce": "truce", "casualties": "cas", "closu
 # cost time.
 _NOT_MATCHED = frozenset({"cas.civilians", "cas.person_nouns", "cas.metaphor_objects", "cas.totals"})
 ACTOR = "actor"
-_PLACE_GROUPS = frozenset({PLACE, DEMONYM})
+_PLACE_GROUPS = (PLACE, DEMONYM)
 _NO_FIGURES = Figures()  # immutable, so one instance serves every event
+_M = TypeVar("_M", bound=BaseModel)
 
 
 def make_event_id(item_id: str, classifier_version: str, taxonomy_version: str) -> str:
@@ -56,9 +60,13 @@ def _evidence(supports: str, sent: Sentence) -> dict[str, object]:
 
 
 class Tagger:
-    """Tags items using a loaded taxonomy and gazetteer."""
+    """Tags items using a loaded taxonomy and gazetteer.
 
-    def __init__(self, taxonomy: Taxonomy, gazetteer: Gazetteer) -> None:
+    With ``validate_events`` every event goes through pydantic validation; by default it is
+    assembled directly when that gives the same event (see :func:`unvalidated_build_applies`).
+    """
+
+    def __init__(self, taxonomy: Taxonomy, gazetteer: Gazetteer, *, validate_events: bool = False) -> None:
         self.taxonomy = taxonomy
         self.gazetteer = gazetteer
         self._matcher = PhraseMatcher()
@@ -79,6 +87,7 @@ class Tagger:
         self._casualties = CasualtyAnalyser(taxonomy, reader)
         self._truce = TruceAnalyser()
         self._crossings = CrossingAnalyser(taxonomy, self._places)
+        self._assembler = _EventAssembler() if _UNVALIDATED_OK and not validate_events else None
 
     def _document(self, item: RawItemV1) -> Doc:
         sentences: list[Sentence] = []
@@ -129,28 +138,137 @@ class Tagger:
             ((t, self.taxonomy.actors[ref].country) for t, ref in actor_hits),
         )
         severity = assess(self.taxonomy.severity_rules, self.taxonomy.default_severity, labels, figures)
-        return TaggedEventV1.model_validate(
-            {
-                "event_id": make_event_id(item.id, CLASSIFIER_VERSION, self.taxonomy.version),
-                "item_id": item.id,
-                "source": item.source,
-                "url": item.url,
-                "title": item.title,
-                "published_at": item.published_at,
-                "ingested_at": item.ingested_at,
-                "tagged_at": now,
-                "labels": labels,
-                "figures": figures,
-                "crossings": [{"name": n, "state": s} for n, s, _ in closure.crossings],
-                "places": _places(flat),
-                "actors": actors,
-                "region": region,
-                "severity": severity,
-                "evidence": evidence,
-                "classifier_version": CLASSIFIER_VERSION,
-                "taxonomy_version": self.taxonomy.version,
-            }
-        )
+        values: dict[str, object] = {
+            "event_id": make_event_id(item.id, CLASSIFIER_VERSION, self.taxonomy.version),
+            "item_id": item.id,
+            "source": item.source,
+            "url": item.url,
+            "title": item.title,
+            "published_at": item.published_at,
+            "ingested_at": item.ingested_at,
+            "tagged_at": now,
+            "labels": labels,
+            "figures": figures,
+            "crossings": [{"name": n, "state": s} for n, s, _ in closure.crossings],
+            "places": _places(flat),
+            "actors": actors,
+            "region": region,
+            "severity": severity,
+            "evidence": evidence,
+            "classifier_version": CLASSIFIER_VERSION,
+            "taxonomy_version": self.taxonomy.version,
+        }
+        # Times in UTC already: validation would leave them as they are.
+        if self._assembler is not None and now.tzinfo is UTC:
+            if item.published_at.tzinfo is UTC and item.ingested_at.tzinfo is UTC:
+                return self._assembler.event(values)
+        return TaggedEventV1.model_validate(values)
+
+
+# -- building the event without validating it again ----------------------------------------------
+# Validating the finished event costs more than all of the tagging but the phrase scan, and it
+# cannot fail: every value is built to fit (enums from the taxonomy, kinds mapped to the place
+# kinds, offsets >= 0, coordinates from the validated gazetteer, UTC times). So the event is
+# assembled the way ``model_construct`` does it (its own code is slower than validating). A
+# unit test checks on every corpus that the result equals the validated event; the shortcut
+# applies only while the models have exactly the fields below and no validator, post-init or
+# private attribute that construction would skip; otherwise the event is validated.
+_SHAPES: dict[type[BaseModel], tuple[str, ...]] = {
+    TaggedEventV1: (
+        "schema_version",
+        "event_id",
+        "item_id",
+        "source",
+        "url",
+        "title",
+        "published_at",
+        "ingested_at",
+        "tagged_at",
+        "labels",
+        "figures",
+        "crossings",
+        "places",
+        "actors",
+        "region",
+        "severity",
+        "evidence",
+        "classifier_version",
+        "taxonomy_version",
+        "story_id",
+    ),
+    Crossing: ("name", "state"),
+    Place: ("name", "mention", "kind", "country", "admin_area", "lat", "lon"),
+    Evidence: ("supports", "field", "start", "end", "sentence"),
+}
+
+
+def unvalidated_build_applies() -> bool:
+    """Whether the event models are still the ones :func:`_event` builds exactly."""
+    for cls, fields in _SHAPES.items():
+        decorators = cls.__pydantic_decorators__
+        if (
+            tuple(cls.model_fields) != fields
+            or cls.__pydantic_post_init__ is not None
+            or cls.__pydantic_root_model__
+            or cls.__private_attributes__
+            or cls.model_config.get("extra") == "allow"
+            or decorators.validators
+            or decorators.field_validators
+            or decorators.root_validators
+            or decorators.model_validators
+        ):
+            return False
+    return True
+
+
+_UNVALIDATED_OK = unvalidated_build_applies()
+_SHARED_MAX = 4096
+_set = object.__setattr__
+
+
+def _model(cls: type[_M], values: dict[str, object], given: set[str]) -> _M:
+    """An instance holding ``values`` (every field, in field order), as ``model_construct`` makes it."""
+    model = cls.__new__(cls)
+    _set(model, "__dict__", values)
+    _set(model, "__pydantic_fields_set__", given)
+    _set(model, "__pydantic_extra__", None)
+    _set(model, "__pydantic_private__", None)
+    return model
+
+
+class _EventAssembler:
+    """Builds events from the values :meth:`Tagger.tag` would validate, without validating.
+
+    Crossings and places repeat from item to item and are immutable, so each distinct one is
+    built once and shared (up to ``_SHARED_MAX`` of each).
+    """
+
+    def __init__(self) -> None:
+        self._crossings: dict[tuple[object, ...], Crossing] = {}
+        self._places: dict[tuple[object, ...], Place] = {}
+
+    def event(self, values: dict[str, object]) -> TaggedEventV1:
+        crossings = cast(list[dict[str, object]], values["crossings"])
+        if crossings:
+            values["crossings"] = [self._shared(self._crossings, Crossing, c) for c in crossings]
+        places = cast(list[dict[str, object]], values["places"])
+        if places:
+            values["places"] = [self._shared(self._places, Place, p) for p in places]
+        evidence = cast(list[dict[str, object]], values["evidence"])
+        values["evidence"] = [_model(Evidence, e, set(e)) for e in evidence]
+        given = set(values)
+        full: dict[str, object] = {"schema_version": 1, **values, "story_id": None}
+        return _model(TaggedEventV1, full, given)
+
+    @staticmethod
+    def _shared(cache: dict[tuple[object, ...], _M], cls: type[_M], values: dict[str, object]) -> _M:
+        key = tuple(values.values())
+        found = cache.get(key)
+        if found is None:
+            found = _model(cls, values, set(values))
+            if len(cache) < _SHARED_MAX:
+                cache[key] = found
+        return found
 
 
 def _places(mentions: list[tuple[bool, Mention]]) -> list[dict[str, object]]:

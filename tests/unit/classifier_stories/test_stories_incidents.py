@@ -168,3 +168,44 @@ def test_deferred_writes_reach_the_store_once_per_flush() -> None:
     restarted.rebuild()
     (update,) = [u for u in restarted.apply(_event(3, "hill", killed=5), T0) if u.label is Label.CASUALTIES]
     assert (update.revision, update.killed.highest) == (3, 5)
+
+
+def test_a_batch_yields_one_revision_per_incident_with_changes_against_the_last_published() -> None:
+    book = IncidentBook({})
+    (first,) = [u for u in book.apply(_event(1, "wire", killed=3), T0) if u.label is Label.CASUALTIES]
+    for n, (source, killed) in enumerate([("kabul", 5), ("hill", 4), ("wire", 6)], start=2):
+        book.add(_event(n, source, story=f"s{n}", killed=killed, minutes=n), T0)
+    updates = book.take_updates(T0)
+    assert sorted(u.label.value for u in updates) == ["casualties", "closure"]  # one per incident
+    (toll,) = [u for u in updates if u.label is Label.CASUALTIES]
+    assert (first.revision, toll.revision, toll.report_count) == (1, 2, 4)
+    assert toll.changes == ["new_report", "corroborated", "figures_revised_up"]
+    assert book.take_updates(T0) == []  # nothing touched since
+
+
+def test_a_redelivered_event_is_recognised_however_many_reports_came_since() -> None:
+    store: dict[str, bytes] = {}
+    book = IncidentBook(store)
+    book.apply(_event(0, "wire", labels=(Label.CLOSURE,)), T0)
+    for n in range(1, 300):
+        book.add(_event(n, f"outlet-{n}", labels=(Label.CLOSURE,)), T0)
+    (latest,) = book.take_updates(T0)
+    (again,) = book.apply(_event(0, "wire", labels=(Label.CLOSURE,)), T0)
+    assert (again.revision, again.report_count) == (latest.revision, 300)
+    restarted = IncidentBook(store)
+    restarted.rebuild()
+    (after_restart,) = restarted.apply(_event(0, "wire", labels=(Label.CLOSURE,)), T0)
+    assert (after_restart.revision, after_restart.report_count) == (latest.revision, 300)
+
+
+def test_story_writes_are_deferred_to_flush_and_entries_of_an_older_signature_keep_their_story() -> None:
+    store: dict[str, bytes] = {}
+    index = StoryIndex(store, defer_writes=True)
+    story = index.assign("a", "Torkham closed", BODY, T0, T0)
+    assert store == {}
+    assert index.flush() == 1 and set(store) == {"a"}
+    store["old"] = b'{"story":"st-old","t":%f,"sig":"00"}' % T0.timestamp()  # no signature version
+    restarted = StoryIndex(store)
+    assert restarted.rebuild() == 2
+    assert restarted.assign("old", "anything", "else", T0, T0) == "st-old"
+    assert restarted.assign("b", "Torkham closed", BODY, T0, T0) == story
