@@ -1,20 +1,27 @@
-"""Classifier wiring: the faust app, its agent and tables, the dead-letter path, metrics and health.
+"""Classifier wiring: the faust app and its tables, the raw-items consumer, the dead-letter path,
+metrics and health.
 
 Topics carry raw bytes and go through the project's codec, not ``faust.Record``.
 
-Delivery: the agent takes events in batches (``take_events``) to amortise faust's per-event
-cost. Each event of a batch is handled alone: an exception becomes a dead letter with its reason
-and the batch goes on. Every output is sent with the producer and the batch waits until the broker
-acknowledged all of them; only then does ``take_events`` ack the batch, and faust flushes the
-producer (table changelogs included) before it commits offsets. So an offset is never committed
-before the tagged events, incident revisions and dead letters it stands for are on the broker.
+Consumption: raw items are read by :class:`RawItemsConsumer`, a service of the faust app that
+takes whole fetches from an aiokafka consumer (``getmany``) in the consumer group
+``classifier_group_id``. faust's stream path hands over one message per event-loop turn and costs
+more per message than tagging does; reading whole fetches removes that floor. Each record of a
+batch is handled alone: an exception becomes a dead letter with its reason and the batch goes on.
 
-State: story signatures and incidents live in faust tables backed by changelog topics, which a
-restarted worker reads back before the agent resumes. Story detection and incident grouping need a
-view of every item whatever its partition (copies of a story have different item ids), so the
-stateful stage is one worker that owns every partition; table keys go through the producer's
-partitioner (``use_partitioner``), so each key's history lives, in order, in one changelog
-partition. Scaling out would re-key through an incidents topic first.
+Delivery: every output of a batch (tagged events, incident revisions, dead letters, table
+changelog records) is sent with faust's producer and the batch waits until the broker acknowledged
+all of them; only then are the batch's offsets committed (explicit offsets, auto-commit off). A
+rebalance waits for the batch in flight to be delivered and committed before partitions are
+revoked. So an offset is never committed before the outputs it stands for are on the broker.
+
+State: story signatures and incidents live in faust tables backed by changelog topics, which faust
+reads back at start (and after a rebalance of its own group, ``<classifier_group_id>-state``)
+before any batch is processed. Story detection and incident grouping need a view of every item
+whatever its partition (copies of a story have different item ids), so the stateful stage is one
+worker that owns every partition; table keys go through the producer's partitioner
+(``use_partitioner``), so each key's history lives, in order, in one changelog partition.
+Scaling out would re-key through an incidents topic first.
 
 Stop-switch: when dead-lettering would exceed the limits of :mod:`services.classifier.dlq_limit`,
 the worker logs why and exits with status 3 at once, leaving the batch's offsets uncommitted.
@@ -31,9 +38,12 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import faust
+import mode
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import Field
 
@@ -66,13 +76,9 @@ class ClassifierSettings(CommonSettings):
     classifier_web_host: str = Field(default="127.0.0.1")
     classifier_web_port: int = Field(default=6066, ge=1, le=65535)
     classifier_data_dir: Path = Field(default=Path("var/classifier"))
-    classifier_batch_max: int = Field(default=500, ge=1, le=10_000)
-    classifier_batch_within_s: float = Field(
-        default=0.005,
-        gt=0,
-        le=5,
-        description="How long a batch waits to fill (faust's fetcher hands over one message per "
-        "event-loop turn, so a busy worker without a wait would see batches of one).",
+    classifier_batch_max: int = Field(default=500, ge=1, le=10_000, description="Records per fetch.")
+    classifier_fetch_wait_ms: int = Field(
+        default=100, ge=1, le=5000, description="How long a fetch waits for records when none are buffered."
     )
     classifier_send_attempts: int = Field(default=8, ge=1, description="Per batch, before halting.")
     classifier_send_backoff_max_s: float = Field(default=5.0, gt=0)
@@ -159,6 +165,133 @@ def _halt(reason: str) -> None:
     os._exit(EXIT_HALTED)
 
 
+class _Record(Protocol):
+    """What the batch logic reads of a consumed record (aiokafka's ``ConsumerRecord``)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+BatchRunner = Callable[[list[Any]], Awaitable[bool]]
+
+
+class RawItemsConsumer(mode.Service):
+    """Reads raw items in whole fetches and hands each fetch to ``run_batch``; commits after it.
+
+    ``run_batch`` returns once every output of the batch was acknowledged by the broker (True), or
+    False when the worker halted (then nothing is committed and the loop ends). The batch in
+    flight holds a lock that a revocation and :meth:`on_stop` wait for, so partitions change
+    owner only at a committed boundary. ``ready`` is awaited before each batch (the faust tables
+    must be recovered).
+    """
+
+    def __init__(
+        self,
+        make_consumer: Callable[[], AIOKafkaConsumer],
+        topic: str,
+        run_batch: BatchRunner,
+        ready: Callable[[], Awaitable[None]],
+        *,
+        batch_max: int,
+        wait_ms: int,
+        on_committed: Callable[[], None],
+    ) -> None:
+        super().__init__()
+        self._make_consumer = make_consumer  # aiokafka wants a running event loop to build one
+        self._consumer: AIOKafkaConsumer | None = None
+        self.topic = topic
+        self.committed: dict[TopicPartition, int] = {}
+        self._run_batch = run_batch
+        self._ready = ready
+        self._batch_max = batch_max
+        self._wait_ms = wait_ms
+        self._on_committed = on_committed
+        self._lock = asyncio.Lock()
+        self._done = False
+
+    @property
+    def consumer(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            raise RuntimeError("the raw-items consumer has not started")
+        return self._consumer
+
+    def assignment(self) -> set[TopicPartition]:
+        return set() if self._consumer is None else set(self._consumer.assignment())
+
+    async def on_start(self) -> None:
+        self._consumer = self._make_consumer()
+        self.consumer.subscribe([self.topic], listener=_CommitBeforeRevoke(self))
+        await self.consumer.start()
+
+    async def on_stop(self) -> None:
+        async with self._lock:  # the batch in flight is delivered and committed first
+            self._done = True
+        await self.consumer.stop()
+
+    @mode.Service.task
+    async def _consume(self) -> None:
+        backoff = 0.1
+        while not (self.should_stop or self._done):
+            try:
+                fetched = await self.consumer.getmany(timeout_ms=self._wait_ms, max_records=self._batch_max)
+            except KafkaError as exc:  # the consumer reconnects by itself; pause, then fetch again
+                log.warning("fetching raw items failed (%s); retrying in %.1fs", type(exc).__name__, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(5.0, backoff * 2)
+                continue
+            backoff = 0.1
+            if not fetched:
+                continue
+            async with self._lock:
+                if self._done:
+                    return
+                assigned = self.consumer.assignment()
+                batches = {tp: recs for tp, recs in fetched.items() if recs and tp in assigned}
+                if not batches:
+                    continue
+                await self._ready()
+                if not await self._run_batch([r for recs in batches.values() for r in recs]):
+                    self._done = True
+                    return
+                await self._commit({tp: recs[-1].offset + 1 for tp, recs in batches.items()})
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        try:
+            await self.consumer.commit(offsets)
+        except KafkaError as exc:
+            # The outputs are on the broker; an uncommitted batch is delivered again (at least once).
+            log.warning("committing %d partition(s) failed (%s)", len(offsets), type(exc).__name__)
+            return
+        self.committed.update(offsets)
+        self._on_committed()
+
+    async def load_committed(self, partitions: set[TopicPartition]) -> None:
+        for tp in partitions:
+            with contextlib.suppress(KafkaError):
+                offset = await self.consumer.committed(tp)
+                if offset is not None:
+                    self.committed[tp] = offset
+        self._on_committed()
+
+    async def wait_idle(self) -> None:
+        async with self._lock:
+            pass
+
+
+class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: RawItemsConsumer) -> None:
+        self._owner = owner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._owner.wait_idle()
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self._owner.load_committed(assigned)
+
+
 def create_app(
     settings: ClassifierSettings,
     tagger: ItemTagger,
@@ -168,11 +301,13 @@ def create_app(
 ) -> faust.App:
     registry = registry or CollectorRegistry()
     partitions = TOPICS[TopicKey.RAW_ITEMS].partitions
-    metrics: ClassifierMetrics = create_metrics(
-        registry, lag_partitions=(settings.topic(TopicKey.RAW_ITEMS), partitions)
-    )
+    raw_name = settings.topic(TopicKey.RAW_ITEMS)
+    metrics: ClassifierMetrics = create_metrics(registry, lag_partitions=(raw_name, partitions))
+    group = settings.classifier_group_id
+    # faust's own group only carries the tables' changelogs; the raw items are consumed in
+    # ``group`` by RawItemsConsumer (one group id cannot mix faust's assignor with aiokafka's).
     app = faust.App(
-        settings.classifier_group_id,
+        f"{group}-state",
         broker=[f"kafka://{s}" for s in settings.bootstrap_list],
         value_serializer="raw",
         key_serializer="raw",
@@ -191,14 +326,21 @@ def create_app(
         producer_max_batch_size=512 * 1024,  # a batch's tagged events are ~2 KiB each
         loghandlers=[],
     )
-    raw_topic = app.topic(
-        settings.topic(TopicKey.RAW_ITEMS), value_type=bytes, key_type=bytes, partitions=partitions
-    )
     tagged_name = settings.topic(TopicKey.TAGGED_EVENTS)
     incidents_name = settings.topic(TopicKey.INCIDENTS)
     dlq_name = settings.topic(TopicKey.RAW_ITEMS_DLQ)
 
     def table(name: str) -> _TextKeys:
+        # The changelog keeps the name it had when faust's app id was the group id.
+        changelog = app.topic(
+            f"{group}-{name}-changelog",
+            key_type=bytes,
+            value_type=bytes,
+            partitions=partitions,
+            compacting=True,
+            acks=False,
+            internal=True,
+        )
         faust_table = app.Table(
             name,
             default=None,
@@ -206,6 +348,7 @@ def create_app(
             value_type=bytes,
             partitions=partitions,
             use_partitioner=True,
+            changelog_topic=changelog,
         )
         return _TextKeys(faust_table)
 
@@ -230,7 +373,19 @@ def create_app(
             min_messages=settings.classifier_dlq_min_messages,
         )
     )
-    status = {"rebuilt": False}
+    state_generation: dict[str, int | None] = {"rebuilt_for": None}
+
+    async def state_ready() -> None:
+        """Wait until faust recovered the tables; rebuild the in-memory indexes after each recovery."""
+        recovery = app.tables.recovery  # type: ignore[attr-defined]
+        await recovery.completed.wait()
+        while app.rebalancing:  # faust has no event for "rebalance over"; recovery follows it
+            await asyncio.sleep(0.05)
+            await recovery.completed.wait()
+        generation = app.consumer_generation_id
+        if state_generation["rebuilt_for"] != generation:
+            log.info("rebuilt state: %d story signatures, %d incidents", stories.rebuild(), book.rebuild())
+            state_generation["rebuilt_for"] = generation
 
     async def deliver(records: list[_Output]) -> None:
         """Send every record and wait for the broker's acks; resend failures with backoff.
@@ -281,8 +436,7 @@ def create_app(
             f"{settings.classifier_send_attempts} attempts ({type(error).__name__})"
         )
 
-    def dead_letter(event: Any, reason: str, reason_class: str, out: list[_Output]) -> None:
-        message = event.message
+    def dead_letter(message: _Record, reason: str, reason_class: str, out: list[_Output]) -> None:
         limit.check_dead_letter(time.monotonic())  # raises DeadLetterLimitExceeded
         letter = make_dead_letter(
             service=SERVICE,
@@ -298,47 +452,51 @@ def create_app(
         metrics.items.labels("dead_lettered", reason_class).inc()
         out.append(_Output(dlq_name, message.key, encode(letter), dead_letter_headers(letter)))
 
-    def handle_events(batch: list[Any], out: list[_Output]) -> list[float]:
-        """Decide every event's outputs (appended to ``out``); returns the tagged events' ingest times."""
+    def handle_records(batch: list[_Record], out: list[_Output]) -> list[float]:
+        """Decide every record's outputs (appended to ``out``); returns the tagged events' ingest times."""
         ingested: list[float] = []
         now = clock()
-        for event in batch:
-            try:
-                tagged, took = classify(event.value, tagger, stories, book, now, time.perf_counter)
-            except InvalidMessage as exc:
-                dead_letter(event, exc.reason, exc.reason_class, out)
-                continue
-            except DeadLetterLimitExceeded:
-                raise
-            except Exception as exc:  # per-event isolation: never let one item stop the stream
-                message = event.message
-                log.exception(
-                    "tagging failed for %s[%s]@%s", message.topic, message.partition, message.offset
+        took_all: list[float] = []
+        label_counts: dict[str, int] = {}
+        try:
+            for message in batch:
+                try:
+                    tagged, took = classify(message.value, tagger, stories, book, now, time.perf_counter)
+                except InvalidMessage as exc:
+                    dead_letter(message, exc.reason, exc.reason_class, out)
+                    continue
+                except DeadLetterLimitExceeded:
+                    raise
+                except Exception as exc:  # per-record isolation: never let one item stop the stream
+                    log.exception(
+                        "tagging failed for %s[%s]@%s", message.topic, message.partition, message.offset
+                    )
+                    dead_letter(message, f"tagging failed: {type(exc).__name__}: {exc}", "processing", out)
+                    continue
+                limit.record_ok(time.monotonic())
+                out.append(
+                    _Output(tagged_name, tagged.item_id.encode(), encode(tagged), cloudevent_headers(tagged))
                 )
-                dead_letter(event, f"tagging failed: {type(exc).__name__}: {exc}", "processing", out)
-                continue
-            limit.record_ok(time.monotonic())
-            out.append(
-                _Output(tagged_name, tagged.item_id.encode(), encode(tagged), cloudevent_headers(tagged))
-            )
-            metrics.items.labels("ok", "none").inc()
-            metrics.tagging_seconds.observe(took)
-            for label in tagged.labels:
-                metrics.labels.labels(label.value).inc()
-            ingested.append(tagged.ingested_at.timestamp())
+                took_all.append(took)
+                for label in tagged.labels:
+                    label_counts[label.value] = label_counts.get(label.value, 0) + 1
+                ingested.append(tagged.ingested_at.timestamp())
+        finally:
+            metrics.items.labels("ok", "none").inc(len(took_all))
+            for took in took_all:
+                metrics.tagging_seconds.observe(took)
+            for label_value, count in label_counts.items():
+                metrics.labels.labels(label_value).inc(count)
         return ingested
 
-    async def process_batch(batch: list[Any]) -> Awaitable[None] | None:
-        """Decide a batch's outputs; returns their delivery, which ends once the broker acknowledged
-        every output (None: the worker halted)."""
-        if not status["rebuilt"]:
-            log.info("rebuilt state: %d story signatures, %d incidents", stories.rebuild(), book.rebuild())
-            status["rebuilt"] = True
+    async def run_batch(batch: list[Any]) -> bool:
+        """Decide a batch's outputs and deliver them; True once the broker acknowledged every one
+        (False: the worker halted and nothing may be committed)."""
         started = time.perf_counter()
         out: list[_Output] = []
         try:
             try:
-                ingested = handle_events(batch, out)
+                ingested = handle_records(batch, out)
             finally:
                 # One revision per touched incident for the whole batch (also when the stop-switch
                 # tripped: the revisions of what was decided go out with it).
@@ -355,51 +513,56 @@ def create_app(
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(deliver(out), timeout=30)
             halt(f"dead-letter stop-switch: {exc}")
-            return None
+            return False
         metrics.stage_seconds.labels("process").observe(time.perf_counter() - started)
         metrics.batch_size.observe(len(batch))
         metrics.stories_indexed.set(len(stories))
-        return finish(out, ingested)
-
-    async def finish(out: list[_Output], ingested: list[float]) -> None:
         sent = time.perf_counter()
         try:
             await deliver(out)
         except _DeliveryFailed as exc:
             halt(f"delivery guard: {exc}")
-            return
+            return False
         except Exception as exc:  # never lose a batch silently: stop without committing it
             log.exception("delivering a batch failed")
             halt(f"delivery guard: {type(exc).__name__}")
-            return
+            return False
         metrics.stage_seconds.labels("deliver").observe(time.perf_counter() - sent)
         done = clock().timestamp()
         for at in ingested:
             metrics.publish_to_tagged_seconds.observe(max(0.0, done - at))
+        return True
 
-    @app.agent(raw_topic, name="tag-items")
-    async def tag_items(stream: Any) -> None:
-        # take_events acks a batch's events when the loop body returns: after its delivery.
-        async for batch in stream.take_events(
-            settings.classifier_batch_max, within=settings.classifier_batch_within_s
-        ):
-            delivery = await process_batch(list(batch))
-            if delivery is not None:
-                await delivery
-
-    @app.timer(settings.classifier_lag_interval_s)  # type: ignore[untyped-decorator]
-    async def refresh_lag() -> None:
-        consumer = app.consumer
-        committed = getattr(consumer, "_committed_offset", {})
-        for tp in consumer.assignment():
-            if tp.topic != raw_topic.get_topic_name():
-                continue
-            highwater = consumer.highwater(tp)
-            done = committed.get(tp)
+    def refresh_lag() -> None:
+        for tp in raw.assignment():
+            highwater = raw.consumer.highwater(tp)
             if highwater is None:
                 continue
+            done = raw.committed.get(tp)
             lag = highwater - (done if done is not None and done >= 0 else 0)
             metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, lag))
+
+    raw = RawItemsConsumer(
+        lambda: AIOKafkaConsumer(
+            bootstrap_servers=",".join(settings.bootstrap_list),
+            group_id=group,
+            client_id=f"{group}-raw-items",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=settings.classifier_batch_max,
+        ),
+        raw_name,
+        run_batch,
+        state_ready,
+        batch_max=settings.classifier_batch_max,
+        wait_ms=settings.classifier_fetch_wait_ms,
+        on_committed=refresh_lag,
+    )
+    app.service(raw)  # type: ignore[arg-type]  # faust starts a given instance as it is
+
+    @app.timer(settings.classifier_lag_interval_s)  # type: ignore[untyped-decorator]
+    async def refresh_lag_periodically() -> None:
+        refresh_lag()
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:
@@ -413,7 +576,7 @@ def create_app(
     async def readyz(web: Any, request: Any) -> Any:
         checks = {
             "config": True,  # taxonomy and gazetteer were validated before the app was built
-            "broker": bool(app.consumer.assignment()) and not app.rebalancing,
+            "broker": bool(raw.assignment()) and not app.rebalancing,
             "state": app.tables.recovery.completed.is_set(),  # type: ignore[attr-defined]
         }
         ready = all(checks.values())

@@ -22,6 +22,7 @@ _AIRPORT = re.compile(r"((?:[A-Z][\w'-]+ ){1,3})(?:[Ii]nternational )?[Aa]irport
 _HYPHEN_ROUTE = re.compile(r"\b([A-Z][\w']+)-([A-Z][\w']+) (highway|road|motorway|corridor)\b")
 _HAS_ROAD = re.compile(r"highway|road|motorway|corridor")
 _NAMED_CORRIDOR = re.compile(r"\b([A-Z][\w']+) corridor\b")
+_ROAD_NAMES = ((_HYPHEN_ROUTE, "{0}-{1} {2}"), (_NAMED_CORRIDOR, "{0} corridor"))
 _PAIR = re.compile(
     r"\b(?:border crossings|crossings|crossing points|checkpoints|border points|border) with\b"
 )
@@ -89,6 +90,23 @@ class Route:
         self.kind = kind
         self.region = region
         self.states: list[tuple[str, bool]] = []
+
+
+class _RouteWords:
+    """Which words that name routes in running text occur in an item at all.
+
+    Each sentence is a part of a field, so a word found in no field is in no sentence: most
+    items skip every search for such names.
+    """
+
+    __slots__ = ("airport", "airspace", "any_named", "pairs", "roads")
+
+    def __init__(self, doc: Doc) -> None:
+        self.airport = doc.mentions("airport")
+        self.roads = doc.mentions("corridor") or doc.mentions("-")
+        self.airspace = doc.mentions("airspace") or doc.mentions("ports")
+        self.pairs = doc.mentions(" with ")
+        self.any_named = self.airport or self.roads or self.airspace or self.pairs
 
 
 class ClosureResult:
@@ -166,30 +184,36 @@ class CrossingAnalyser:
             kinds.append(self._kinds.get(word, "crossing"))
         return kinds
 
-    def _named(self, sent: Sentence, mentions: list[Mention]) -> list[tuple[str, str, Region]]:
+    def _named(
+        self, sent: Sentence, mentions: list[Mention], present: _RouteWords
+    ) -> list[tuple[str, str, Region]]:
         out: list[tuple[str, str, Region]] = []
-        route_spans = [m.hit for m in mentions if m.is_route]
+        route_spans: list[Hit] = []
+        countries: list[Mention] = []
         for m in mentions:
             if m.is_route:
+                route_spans.append(m.hit)
                 out.append((m.entry.name, m.entry.kind, region_of(m.entry)))
-        countries = [m for m in mentions if m.is_country]
+            if m.is_country:
+                countries.append(m)
+        if not present.any_named:
+            return out
         low = sent.low
-        for found in _AIRPORT.finditer(sent.text) if "airport" in low else ():
+        for found in _AIRPORT.finditer(sent.text) if present.airport and "airport" in low else ():
             words = found.group(1).strip()
             if words.split()[0] in ("The", "A", "Flights", "Its"):
                 words = " ".join(words.split()[1:])
             if words:
                 region = self._region_in(found.start(), found.end(), mentions)
                 out.append((f"{words} airport", "airport", region))
-        for regex, fmt in ((_HYPHEN_ROUTE, "{0}-{1} {2}"), (_NAMED_CORRIDOR, "{0} corridor")):
-            if "corridor" not in low and not ("-" in low and _HAS_ROAD.search(low)):
-                continue
+        roads = present.roads and ("corridor" in low or ("-" in low and _HAS_ROAD.search(low) is not None))
+        for regex, fmt in _ROAD_NAMES if roads else ():
             for found in regex.finditer(sent.text):
                 if any(r.start <= found.start() < r.end for r in route_spans):
                     continue
                 region = self._region_in(found.start(), found.end(), mentions)
                 out.append((fmt.format(*found.groups()), "road", region))
-        toks = sent.words if ("airspace" in low or "ports" in low) else []
+        toks = sent.words if present.airspace and ("airspace" in low or "ports" in low) else []
         for k, t in enumerate(toks):
             if t not in ("airspace", "ports") or k == 0:
                 continue
@@ -204,7 +228,7 @@ class CrossingAnalyser:
             if owner is not None:
                 adj = owner.entry.adjectives[0] if owner.entry.adjectives else owner.entry.name
                 out.append((f"{adj} {t}", t, region_of(owner.entry)))
-        for pair in _PAIR.finditer(low) if " with " in low else ():
+        for pair in _PAIR.finditer(low) if present.pairs and " with " in low else ():
             first = countries[0] if countries and countries[0].hit.start < pair.start() else None
             second = next((c for c in countries if c.hit.start >= pair.end()), None)
             if first is None or second is None or first.entry.name == second.entry.name:
@@ -250,6 +274,7 @@ class CrossingAnalyser:
         """
         if not any(doc.has(g) for g in _STATE_GROUPS):
             return ClosureResult([], None, False)
+        present = _RouteWords(doc)
         routes: dict[str, Route] = {}
         last: list[Route] = []
         pending: list[tuple[str, bool]] = []
@@ -263,7 +288,7 @@ class CrossingAnalyser:
         states: list[str | None] = []
         for n, sent in enumerate(doc.sentences):
             ms = mentions.get(n, [])
-            named = self._named(sent, ms)
+            named = self._named(sent, ms, present)
             state = self._state(sent)
             states.append(state)
             if state is None:

@@ -12,14 +12,23 @@ CLAUSE_STOPS = frozenset({";", ":", "but", "although", "though", "while", "where
 
 
 class Doc:
-    """An item's sentences (title first, when it has one) and its publication year."""
+    """An item's sentences (title first, when it has one) and its publication year.
 
-    __slots__ = ("_groups", "sentences", "year")
+    ``lows`` are the normalised texts of its fields: a word missing from all of them is in no
+    sentence (see :meth:`mentions`).
+    """
 
-    def __init__(self, sentences: list[Sentence], year: int) -> None:
+    __slots__ = ("_groups", "lows", "sentences", "year")
+
+    def __init__(self, sentences: list[Sentence], year: int, lows: list[str] | None = None) -> None:
         self.sentences = sentences
         self.year = year
+        self.lows = [s.low for s in sentences] if lows is None else lows
         self._groups = {h.group for s in sentences for h in s.hits}
+
+    def mentions(self, text: str) -> bool:
+        """Whether ``text`` occurs in any field (lower case), possibly across sentences."""
+        return any(text in low for low in self.lows)
 
     @property
     def title(self) -> Sentence | None:

@@ -156,9 +156,9 @@ class CasualtyAnalyser:
                 q = self._reader.read(toks, k + 1)
                 if q is not None and q.value is not None:
                     return Quantity(q.value, q.start, q.end, among=True)
-        may_open = self._reader.may_open
+        reader = self._reader
         for k in range(lo, v):
-            if may_open(toks[k]):
+            if reader.may_open(toks[k]):
                 q = self._reader.read(toks, k)
                 if q is not None:
                     return q
@@ -219,13 +219,16 @@ class CasualtyAnalyser:
         v, ve = tok(sent, hit), tok_end(sent, hit)
         lo = self._window_start(sent, v, casualty_tokens)
         stop = min(len(toks), ve + 20)
-        may_open = self._reader.may_open
-        for k in list(range(lo, v)) + list(range(ve, stop)):
+        reader = self._reader
+        # Tokens before the casualty word, then after it (lo <= v <= ve <= stop).
+        for k in range(lo, stop):
+            if v <= k < ve:
+                continue
             if toks[k] == ";":
                 break
-            if not may_open(toks[k]):
+            if not reader.may_open(toks[k]):
                 continue
-            q = self._reader.read(toks, k)
+            q = reader.read(toks, k)
             if q is None or q.value is None:
                 continue
             rest = toks[q.end : q.end + 3]

@@ -22,8 +22,19 @@ class Mention:
     ``text`` is the spelling in the item (original case).
     """
 
-    # A plain class rather than a dataclass: compiled, its __init__ is native code too.
-    __slots__ = ("demonym", "entry", "guest", "hit", "on_soil", "text")
+    # A plain class rather than a dataclass: compiled, its __init__ is native code too. What the
+    # analysers ask of a mention again and again is worked out here, once.
+    __slots__ = (
+        "demonym",
+        "entry",
+        "guest",
+        "hit",
+        "is_country",
+        "is_route",
+        "no_evidence",
+        "on_soil",
+        "text",
+    )
 
     def __init__(
         self,
@@ -40,19 +51,11 @@ class Mention:
         self.guest = guest
         self.on_soil = on_soil
         self.text = text
-
-    @property
-    def no_evidence(self) -> bool:
-        """Talk venues, embassies and visiting delegations say nothing of where events happen."""
-        return self.entry.venue or self.guest
-
-    @property
-    def is_route(self) -> bool:
-        return not self.demonym and self.entry.kind in ROUTE_KINDS
-
-    @property
-    def is_country(self) -> bool:
-        return self.demonym or self.entry.kind == "country"
+        kind = entry.kind
+        # Talk venues, embassies and visiting delegations say nothing of where events happen.
+        self.no_evidence: bool = entry.venue or guest
+        self.is_route: bool = not demonym and kind in ROUTE_KINDS
+        self.is_country: bool = demonym or kind == "country"
 
 
 class PlaceIndex:

@@ -253,10 +253,7 @@ class Sentence:
 
     def has_any(self, groups: tuple[str, ...]) -> bool:
         by_group = self._by_group if self._by_group is not None else self._index()
-        for group in groups:
-            if group in by_group:
-                return True
-        return False
+        return any(group in by_group for group in groups)
 
 
 def _boundaries(text: str) -> list[tuple[int, int]]:

@@ -7,7 +7,7 @@ Pure and deterministic: no I/O after construction, and the clock is passed in. B
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar, cast
@@ -25,7 +25,7 @@ from services.classifier.matcher import PhraseMatcher, normalise
 from services.classifier.numbers import NumberReader
 from services.classifier.region import decide_region
 from services.classifier.sentences import Sentence, make_sentences
-from services.classifier.severity import assess
+from services.classifier.severity import SeverityRules
 from services.classifier.taxonomy import ROUTE_KINDS, Gazetteer, Taxonomy, load_gazetteer, load_taxonomy
 from services.classifier.truce import TruceAnalyser
 
@@ -87,16 +87,19 @@ class Tagger:
         self._casualties = CasualtyAnalyser(taxonomy, reader)
         self._truce = TruceAnalyser()
         self._crossings = CrossingAnalyser(taxonomy, self._places)
+        self._severity = SeverityRules(taxonomy.severity_rules, taxonomy.default_severity)
         self._assembler = _EventAssembler() if _UNVALIDATED_OK and not validate_events else None
 
     def _document(self, item: RawItemV1) -> Doc:
         sentences: list[Sentence] = []
+        lows: list[str] = []
         for fld, text in (("title", item.title), ("body", item.body)):
             if not text.strip():
                 continue
             low = normalise(text)
+            lows.append(low)
             sentences.extend(make_sentences(fld, text, low, self._matcher))  # type: ignore[arg-type]
-        return Doc(sentences, item.published_at.year)
+        return Doc(sentences, item.published_at.year, lows)
 
     def tag(self, item: RawItemV1, now: datetime) -> TaggedEventV1:
         doc = self._document(item)
@@ -137,7 +140,7 @@ class Tagger:
             flat,
             ((t, self.taxonomy.actors[ref].country) for t, ref in actor_hits),
         )
-        severity = assess(self.taxonomy.severity_rules, self.taxonomy.default_severity, labels, figures)
+        severity = self._severity.assess(labels, figures)
         values: dict[str, object] = {
             "event_id": make_event_id(item.id, CLASSIFIER_VERSION, self.taxonomy.version),
             "item_id": item.id,
@@ -159,9 +162,9 @@ class Tagger:
             "taxonomy_version": self.taxonomy.version,
         }
         # Times in UTC already: validation would leave them as they are.
-        if self._assembler is not None and now.tzinfo is UTC:
-            if item.published_at.tzinfo is UTC and item.ingested_at.tzinfo is UTC:
-                return self._assembler.event(values)
+        utc = now.tzinfo is UTC and item.published_at.tzinfo is UTC and item.ingested_at.tzinfo is UTC
+        if self._assembler is not None and utc:
+            return self._assembler.event(values)
         return TaggedEventV1.model_validate(values)
 
 
@@ -202,9 +205,9 @@ _SHAPES: dict[type[BaseModel], tuple[str, ...]] = {
 }
 
 
-def unvalidated_build_applies() -> bool:
-    """Whether the event models are still the ones :func:`_event` builds exactly."""
-    for cls, fields in _SHAPES.items():
+def unvalidated_build_applies(shapes: Mapping[type[BaseModel], tuple[str, ...]] | None = None) -> bool:
+    """Whether the event models (``shapes``: model -> its fields) are still the ones assembled."""
+    for cls, fields in (_SHAPES if shapes is None else shapes).items():
         decorators = cls.__pydantic_decorators__
         if (
             tuple(cls.model_fields) != fields

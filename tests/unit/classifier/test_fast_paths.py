@@ -12,7 +12,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.classifier.matcher import Hit, PhraseMatcher, normalise
+from services.classifier.matcher import Hit, PhraseMatcher, chunks, normalise
 from services.classifier.sentences import _BOUNDARY, TOKEN, Sentence, _boundaries, split_spans, tokenise
 
 # Letters, digits, the marks the tokeniser and sentence splitter care about, odd word characters
@@ -20,6 +20,10 @@ from services.classifier.sentences import _BOUNDARY, TOKEN, Sentence, _boundarie
 _ALPHABET = st.sampled_from(list("abcdeKLMXY019 .,;:!?'\"()[]-_\u00b2\u0301\u00e9\t\n\u00a0\u2019"))
 _TEXT = st.text(_ALPHABET, max_size=60)
 _WORDS = ["no", "no one", "one", "killed", "death toll", "toll", "cease-fire", "fire", "u.s.", "n't", "a"]
+# Phrases beginning with a mark, with digits, or sharing a first word with others.
+_WORDS += ["'s", "-led", "12", "a1", "no. 1", "one-off", "one two"]
+# ASCII text with digits and the marks numbers use (the tokeniser's ASCII path).
+_ASCII_TEXT = st.text(st.sampled_from(list("abXY0129 .,-'_()\n")), max_size=60)
 
 
 @given(_TEXT)
@@ -27,6 +31,23 @@ _WORDS = ["no", "no one", "one", "killed", "death toll", "toll", "cease-fire", "
 def test_tokenise_matches_the_token_expression(text: str) -> None:
     words, starts = tokenise(text)
     assert list(zip(words, starts, strict=True)) == [(m.group(), m.start()) for m in TOKEN.finditer(text)]
+
+
+@given(_ASCII_TEXT)
+@settings(max_examples=400)
+def test_tokenise_matches_the_token_expression_in_ascii(text: str) -> None:
+    words, starts = tokenise(text)
+    assert list(zip(words, starts, strict=True)) == [(m.group(), m.start()) for m in TOKEN.finditer(text)]
+
+
+@given(_TEXT)
+@settings(max_examples=400)
+def test_chunks_are_the_whitespace_separated_parts_with_offsets(text: str) -> None:
+    parts, starts = chunks(text)
+    assert parts == text.split()
+    assert [(m.group(), m.start()) for m in re.finditer(r"\S+", text)] == list(
+        zip(parts, starts, strict=True)
+    )
 
 
 @given(_TEXT)
@@ -73,7 +94,7 @@ def _reference_find(low: str, phrases: dict[str, list[tuple[str, int]]]) -> list
     return hits
 
 
-@given(st.lists(st.sampled_from([*_WORDS, " ", ", ", "x", "-", "."]), max_size=25))
+@given(st.lists(st.sampled_from([*_WORDS, " ", ", ", "x", "-", ".", "\n", "  ", "\u00e9", "_"]), max_size=25))
 @settings(max_examples=300)
 def test_phrase_matcher_finds_whole_words_in_order(parts: list[str]) -> None:
     matcher = PhraseMatcher()
