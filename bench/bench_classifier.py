@@ -49,30 +49,120 @@ GOAL_RATIO = 0.8
 GOAL_STORY_US = 30.0
 TARGET_WORDS = 150
 _OUTLETS = [f"outlet-{i:02d}" for i in range(40)]
-_SUBJECTS = ["Officials", "Residents", "Police", "Elders", "Traders", "Witnesses", "Doctors", "A spokesman",
-             "Local reporters", "Security sources", "Tribal leaders", "Border guards", "Aid workers",
-             "Hospital staff", "Customs officers", "Drivers", "Shopkeepers", "Teachers", "Farmers",
-             "Provincial authorities", "Military officials", "Rescue workers", "Students", "Diplomats"]  # fmt: skip
-_EVENTS = ["{n} people were killed in an exchange of fire", "{n} soldiers were injured by a roadside bomb",
-           "the {crossing} crossing was closed to trucks", "the {crossing} border crossing reopened for pedestrians",
-           "mortar shells hit a village despite the ceasefire", "the truce was broken by overnight shelling",
-           "a convoy was stopped at the {crossing} gate", "prices of flour rose after the border was shut",
-           "{n} civilians died when a market was shelled", "talks on the ceasefire were postponed",
-           "a curfew was imposed after clashes", "mobile networks were suspended as a precaution",
-           "hundreds of families fled their homes", "a checkpoint came under attack by gunmen"]  # fmt: skip
-_PLACES = ["Khost", "Kurram", "Bajaur", "North Waziristan", "Quetta", "Peshawar", "Paktika", "Kunar",
-           "Lakki Marwat", "Zhob", "Nangarhar", "Chitral", "Mohmand", "Tank", "Bannu", "Kandahar"]  # fmt: skip
+_SUBJECTS = [
+    "Officials",
+    "Residents",
+    "Police",
+    "Elders",
+    "Traders",
+    "Witnesses",
+    "Doctors",
+    "A spokesman",
+    "Local reporters",
+    "Security sources",
+    "Tribal leaders",
+    "Border guards",
+    "Aid workers",
+    "Hospital staff",
+    "Customs officers",
+    "Drivers",
+    "Shopkeepers",
+    "Teachers",
+    "Farmers",
+    "Provincial authorities",
+    "Military officials",
+    "Rescue workers",
+    "Students",
+    "Diplomats",
+]
+_EVENTS = [
+    "{n} people were killed in an exchange of fire",
+    "{n} soldiers were injured by a roadside bomb",
+    "the {crossing} crossing was closed to trucks",
+    "the {crossing} border crossing reopened for pedestrians",
+    "mortar shells hit a village despite the ceasefire",
+    "the truce was broken by overnight shelling",
+    "a convoy was stopped at the {crossing} gate",
+    "prices of flour rose after the border was shut",
+    "{n} civilians died when a market was shelled",
+    "talks on the ceasefire were postponed",
+    "a curfew was imposed after clashes",
+    "mobile networks were suspended as a precaution",
+    "hundreds of families fled their homes",
+    "a checkpoint came under attack by gunmen",
+]
+_PLACES = [
+    "Khost",
+    "Kurram",
+    "Bajaur",
+    "North Waziristan",
+    "Quetta",
+    "Peshawar",
+    "Paktika",
+    "Kunar",
+    "Lakki Marwat",
+    "Zhob",
+    "Nangarhar",
+    "Chitral",
+    "Mohmand",
+    "Tank",
+    "Bannu",
+    "Kandahar",
+]
 _CROSSINGS = ["Torkham", "Chaman", "Ghulam Khan", "Angoor Adda", "Kharlachi"]
 _NUMBERS = ["three", "five", "seven", "12", "at least 9", "more than 20", "two dozen", "four", "eleven"]
-_WHEN = ["late on {day}", "early on {day}", "on {day} evening", "overnight", "this week", "after dawn prayers",
-         "before the talks", "during a funeral", "near the main bazaar", "on the highway", "at a school"]  # fmt: skip
-_TAILS = ["the district chief told reporters", "according to a statement", "local media reported",
-          "a senior official confirmed", "in a phone interview", "citing hospital records", "sources said",
-          "witnesses told a news agency", "an inquiry was ordered", "families demanded compensation",
-          "the market stayed shut", "schools remained closed", "queues of trucks grew longer",
-          "elders called for calm", "the United Nations urged restraint", "rain slowed the rescue"]  # fmt: skip
-_FILLER = ["angry", "quiet", "crowded", "remote", "dusty", "narrow", "busy", "old", "new", "small",
-           "large", "northern", "southern", "eastern", "western", "nearby", "local", "main", "second"]  # fmt: skip
+_WHEN = [
+    "late on {day}",
+    "early on {day}",
+    "on {day} evening",
+    "overnight",
+    "this week",
+    "after dawn prayers",
+    "before the talks",
+    "during a funeral",
+    "near the main bazaar",
+    "on the highway",
+    "at a school",
+]
+_TAILS = [
+    "the district chief told reporters",
+    "according to a statement",
+    "local media reported",
+    "a senior official confirmed",
+    "in a phone interview",
+    "citing hospital records",
+    "sources said",
+    "witnesses told a news agency",
+    "an inquiry was ordered",
+    "families demanded compensation",
+    "the market stayed shut",
+    "schools remained closed",
+    "queues of trucks grew longer",
+    "elders called for calm",
+    "the United Nations urged restraint",
+    "rain slowed the rescue",
+]
+_FILLER = [
+    "angry",
+    "quiet",
+    "crowded",
+    "remote",
+    "dusty",
+    "narrow",
+    "busy",
+    "old",
+    "new",
+    "small",
+    "large",
+    "northern",
+    "southern",
+    "eastern",
+    "western",
+    "nearby",
+    "local",
+    "main",
+    "second",
+]
 _DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
@@ -88,9 +178,7 @@ def make_items(count: int, seed: int = 11) -> list[RawItemV1]:
     start = datetime(2025, 11, 1, 6, 0, tzinfo=UTC)
 
     def fill(template: str) -> str:
-        return template.format(
-            n=rng.choice(_NUMBERS), crossing=rng.choice(_CROSSINGS), day=rng.choice(_DAYS)
-        )
+        return template.format(n=rng.choice(_NUMBERS), crossing=rng.choice(_CROSSINGS), day=rng.choice(_DAYS))
 
     def sentence() -> str:
         return (
@@ -206,6 +294,77 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _noop_floor_worker(bootstrap: str, topic: str, count: int, web_port: int, datadir: str) -> None:
+    """A faust worker whose agent takes ``topic`` in batches and does nothing; prints its rate."""
+    import faust
+
+    app = faust.App(
+        f"bench-noop-{uuid.uuid4().hex[:8]}",
+        broker=f"kafka://{bootstrap}",
+        value_serializer="raw",
+        key_serializer="raw",
+        store="memory://",
+        topic_replication_factor=1,
+        consumer_auto_offset_reset="earliest",
+        web_port=web_port,
+        datadir=datadir,
+        loghandlers=[],
+    )
+    source = app.topic(topic, value_type=bytes, key_type=bytes)
+    seen = {"events": 0, "first_batch": 0}
+    first = [0.0]
+
+    @app.agent(source)
+    async def noop(stream: object) -> None:
+        async for batch in stream.take_events(500, within=0.005):  # type: ignore[attr-defined]
+            now = time.monotonic()
+            if not seen["events"]:
+                first[0], seen["first_batch"] = now, len(batch)
+            seen["events"] += len(batch)
+            if seen["events"] >= count:
+                rate = (seen["events"] - seen["first_batch"]) / max(1e-9, now - first[0])
+                print(f"NOOP-RATE {rate:.1f}", flush=True)
+                os._exit(0)  # the figure is printed; a graceful faust stop only costs time
+
+    faust.Worker(app, loglevel="warning", quiet=True).execute_from_commandline()
+
+
+def _noop_floor(bootstrap: str, topic: str, count: int, timeout_s: float) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [
+            sys.executable,
+            "-m",
+            "bench.bench_classifier",
+            "--noop-floor",
+            bootstrap,
+            topic,
+            str(count),
+        ]
+        command += [str(_free_port()), tmp]
+        try:
+            result = subprocess.run(
+                command, cwd=ROOT, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL
+            )
+        except subprocess.TimeoutExpired:
+            return 0.0
+    # faust's worker routes stdout through its logging, so the line may come with a log prefix.
+    for line in (result.stdout + result.stderr).splitlines():
+        if "NOOP-RATE " in line:
+            return float(line.split("NOOP-RATE ", 1)[1].split()[0])
+    return 0.0
+
+
+def _story_us_per_item(items: list[RawItemV1], now: datetime) -> float:
+    """The story index's cost per item (pure; writes deferred and flushed per 500 like the service)."""
+    index = StoryIndex({}, defer_writes=True)
+    started = time.perf_counter()
+    for start in range(0, len(items), 500):
+        for item in items[start : start + 500]:
+            index.assign(item.id, item.title, item.body, item.published_at, now)
+        index.flush()
+    return (time.perf_counter() - started) / len(items) * 1e6
+
+
 def run(bootstrap: str, redis_url: str, budget_s: float = 120.0) -> list[BenchResult]:
     started = time.monotonic()
     tagger = load_tagger(ROOT / "config" / "taxonomy.yaml", ROOT / "config" / "gazetteer")
@@ -214,13 +373,14 @@ def run(bootstrap: str, redis_url: str, budget_s: float = 120.0) -> list[BenchRe
     items = [i.model_copy(update={"ingested_at": now}) for i in make_items(count)]
     payloads = [(i.id.encode(), encode(i)) for i in items]
     namespace = f"bench-{uuid.uuid4().hex[:10]}"
-    share = max(10.0, budget_s / 3)
+    share = max(10.0, budget_s / 4)
 
-    # (b) the pure tagger, on the same items.
+    # (b) the pure tagger, on the same items; and the story index.
     t0 = time.perf_counter()
     for item in items:
         tagger.tag(item, now)
     tagger_rate = len(items) / (time.perf_counter() - t0)
+    story_us = _story_us_per_item(items, now)
 
     # (a) raw pass-through.
     source, target = f"{namespace}.pass-in", f"{namespace}.pass-out"
@@ -232,6 +392,9 @@ def run(bootstrap: str, redis_url: str, budget_s: float = 120.0) -> list[BenchRe
     _produce(bootstrap, source, payloads)
     asyncio.run(_pass_through(bootstrap, source, target, count, share))
     raw_rate = _rate_from_timestamps(bootstrap, target, count, 30) or 0.0
+
+    # The no-op faust floor, over the same backlog.
+    noop_rate = _noop_floor(bootstrap, source, count, share)
 
     # (c) the classifier stage over a backlog of the same items.
     from services.common.kafka_admin import ensure_topics
@@ -281,6 +444,20 @@ def run(bootstrap: str, redis_url: str, budget_s: float = 120.0) -> list[BenchRe
     limit = 1.0 / (1.0 / raw_rate + 1.0 / tagger_rate) if raw_rate and tagger_rate else 0.0
     return [
         BenchResult.absolute("classifier: raw aiokafka pass-through", raw_rate, "items/s"),
+        BenchResult.against(
+            "classifier: no-op faust agent (take_events) on the same backlog",
+            noop_rate,
+            "items/s",
+            baseline="raw aiokafka pass-through",
+            baseline_value=raw_rate,
+        ),
+        BenchResult.absolute(
+            "classifier: story index per item",
+            story_us,
+            "us",
+            goal=f"<= {GOAL_STORY_US:g} us",
+            met=story_us <= GOAL_STORY_US,
+        ),
         BenchResult.absolute("classifier: pure tagger", tagger_rate, "docs/s"),
         BenchResult.absolute("classifier: composed limit 1/(1/raw + 1/tagger)", limit, "items/s"),
         BenchResult.against(
@@ -296,6 +473,10 @@ def run(bootstrap: str, redis_url: str, budget_s: float = 120.0) -> list[BenchRe
 
 
 def main() -> None:
+    if len(sys.argv) == 7 and sys.argv[1] == "--noop-floor":
+        _, _, bootstrap, topic, count, port, datadir = sys.argv
+        _noop_floor_worker(bootstrap, topic, int(count), int(port), datadir)
+        return
     bootstrap = os.environ.get("BW_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     for r in run(bootstrap, os.environ.get("BW_REDIS_URL", "redis://127.0.0.1:6379/0"), 120.0):
         ratio = f"  ratio {r.ratio:.3f} vs {r.baseline} (goal {r.goal})" if r.ratio is not None else ""

@@ -175,24 +175,35 @@ class _Record(Protocol):
     value: bytes | None
 
 
-BatchRunner = Callable[[list[Any]], Awaitable[bool]]
+class _Decided(NamedTuple):
+    """A batch's outputs, decided and not yet sent, and its tagged events' ingest times."""
+
+    out: list[_Output]
+    ingested: list[float]
+
+
+_YIELD_EVERY = 50  # records decided between two turns of the event loop
 
 
 class RawItemsConsumer(mode.Service):
-    """Reads raw items in whole fetches and hands each fetch to ``run_batch``; commits after it.
+    """Reads raw items in whole fetches, decides each fetch's outputs, delivers them, commits.
 
-    ``run_batch`` returns once every output of the batch was acknowledged by the broker (True), or
-    False when the worker halted (then nothing is committed and the loop ends). The batch in
-    flight holds a lock that a revocation and :meth:`on_stop` wait for, so partitions change
-    owner only at a committed boundary. ``ready`` is awaited before each batch (the faust tables
-    must be recovered).
+    ``decide`` returns a batch's outputs (None: the worker halted; nothing more is committed).
+    ``deliver`` returns True once the broker acknowledged every output of a batch (False: halted).
+    Batches are pipelined one deep: batch N+1 is decided while batch N's outputs are on their way,
+    then N's delivery is awaited and N's offsets committed before N+1's outputs are sent, so
+    outputs go out in batch order and an offset is committed only after its outputs were
+    acknowledged. The work in flight holds a lock that a revocation and :meth:`on_stop` take
+    after finishing the pending batch, so partitions change owner only at a committed boundary.
+    ``ready`` is awaited before each batch (the faust tables must be recovered).
     """
 
     def __init__(
         self,
         make_consumer: Callable[[], AIOKafkaConsumer],
         topic: str,
-        run_batch: BatchRunner,
+        decide: Callable[[list[Any]], Awaitable[_Decided | None]],
+        deliver: Callable[[_Decided], Awaitable[bool]],
         ready: Callable[[], Awaitable[None]],
         *,
         batch_max: int,
@@ -204,12 +215,14 @@ class RawItemsConsumer(mode.Service):
         self._consumer: AIOKafkaConsumer | None = None
         self.topic = topic
         self.committed: dict[TopicPartition, int] = {}
-        self._run_batch = run_batch
+        self._decide = decide
+        self._deliver = deliver
         self._ready = ready
         self._batch_max = batch_max
         self._wait_ms = wait_ms
         self._on_committed = on_committed
         self._lock = asyncio.Lock()
+        self._pending: tuple[asyncio.Future[bool], dict[TopicPartition, int]] | None = None
         self._done = False
 
     @property
@@ -228,6 +241,8 @@ class RawItemsConsumer(mode.Service):
 
     async def on_stop(self) -> None:
         async with self._lock:  # the batch in flight is delivered and committed first
+            if not self._done:
+                await self._finish_pending()
             self._done = True
         await self.consumer.stop()
 
@@ -236,27 +251,44 @@ class RawItemsConsumer(mode.Service):
         backoff = 0.1
         while not (self.should_stop or self._done):
             try:
-                fetched = await self.consumer.getmany(timeout_ms=self._wait_ms, max_records=self._batch_max)
+                # With a batch in flight, take only what is already fetched: its commit must not wait.
+                wait = 0 if self._pending is not None else self._wait_ms
+                fetched = await self.consumer.getmany(timeout_ms=wait, max_records=self._batch_max)
             except KafkaError as exc:  # the consumer reconnects by itself; pause, then fetch again
                 log.warning("fetching raw items failed (%s); retrying in %.1fs", type(exc).__name__, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(5.0, backoff * 2)
                 continue
             backoff = 0.1
-            if not fetched:
-                continue
             async with self._lock:
                 if self._done:
                     return
                 assigned = self.consumer.assignment()
                 batches = {tp: recs for tp, recs in fetched.items() if recs and tp in assigned}
-                if not batches:
-                    continue
-                await self._ready()
-                if not await self._run_batch([r for recs in batches.values() for r in recs]):
+                decided = None
+                if batches:
+                    await self._ready()
+                    decided = await self._decide([r for recs in batches.values() for r in recs])
+                    if decided is None:
+                        self._done = True
+                        return
+                if not await self._finish_pending():
                     self._done = True
                     return
-                await self._commit({tp: recs[-1].offset + 1 for tp, recs in batches.items()})
+                if decided is not None:
+                    offsets = {tp: recs[-1].offset + 1 for tp, recs in batches.items()}
+                    self._pending = (asyncio.ensure_future(self._deliver(decided)), offsets)
+
+    async def _finish_pending(self) -> bool:
+        """Await the batch in flight and commit it; False when the worker halted."""
+        if self._pending is None:
+            return True
+        delivery, offsets = self._pending
+        self._pending = None
+        if not await delivery:
+            return False
+        await self._commit(offsets)
+        return True
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         try:
@@ -276,9 +308,10 @@ class RawItemsConsumer(mode.Service):
                     self.committed[tp] = offset
         self._on_committed()
 
-    async def wait_idle(self) -> None:
+    async def finish_in_flight(self) -> None:
         async with self._lock:
-            pass
+            if not self._done and not await self._finish_pending():
+                self._done = True
 
 
 class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -286,7 +319,7 @@ class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         self._owner = owner
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        await self._owner.wait_idle()
+        await self._owner.finish_in_flight()
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         await self._owner.load_committed(assigned)
@@ -375,11 +408,30 @@ def create_app(
     )
     state_generation: dict[str, int | None] = {"rebuilt_for": None}
 
+    changelogs = {f"{group}-{name}-changelog" for name in ("stories", "incidents")}
+    every_changelog_partition = len(changelogs) * partitions
+    waiting_logged: dict[str, int | None] = {"generation": None}
+
+    def owns_all_state() -> bool:
+        actives = app.assignor.assigned_actives()
+        return sum(1 for tp in actives if tp.topic in changelogs) == every_changelog_partition
+
     async def state_ready() -> None:
-        """Wait until faust recovered the tables; rebuild the in-memory indexes after each recovery."""
+        """Wait until faust recovered every partition of the tables; rebuild the in-memory indexes
+        after each recovery.
+
+        Stories and incidents need the whole state (one worker owns it all): while another
+        instance still holds some changelog partitions (a rolling restart, a stopped instance whose
+        session has not expired), deciding from part of the state would restart incidents from
+        revision 1, so the batch waits instead.
+        """
         recovery = app.tables.recovery  # type: ignore[attr-defined]
         await recovery.completed.wait()
-        while app.rebalancing:  # faust has no event for "rebalance over"; recovery follows it
+        # faust has no event for "rebalance over" (its recovery follows it): poll.
+        while app.rebalancing or not owns_all_state():
+            if not app.rebalancing and waiting_logged["generation"] != app.consumer_generation_id:
+                waiting_logged["generation"] = app.consumer_generation_id
+                log.warning("waiting for every table partition: another classifier instance holds some")
             await asyncio.sleep(0.05)
             await recovery.completed.wait()
         generation = app.consumer_generation_id
@@ -489,14 +541,17 @@ def create_app(
                 metrics.labels.labels(label_value).inc(count)
         return ingested
 
-    async def run_batch(batch: list[Any]) -> bool:
-        """Decide a batch's outputs and deliver them; True once the broker acknowledged every one
-        (False: the worker halted and nothing may be committed)."""
+    async def decide(batch: list[Any]) -> _Decided | None:
+        """Decide a batch's outputs (None: the stop-switch halted the worker). Yields to the event
+        loop every ``_YIELD_EVERY`` records, so the previous batch's sends and acks go on meanwhile."""
         started = time.perf_counter()
         out: list[_Output] = []
+        ingested: list[float] = []
         try:
             try:
-                ingested = handle_records(batch, out)
+                for start in range(0, len(batch), _YIELD_EVERY):
+                    ingested.extend(handle_records(batch[start : start + _YIELD_EVERY], out))
+                    await asyncio.sleep(0)
             finally:
                 # One revision per touched incident for the whole batch (also when the stop-switch
                 # tripped: the revisions of what was decided go out with it).
@@ -513,13 +568,17 @@ def create_app(
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(deliver(out), timeout=30)
             halt(f"dead-letter stop-switch: {exc}")
-            return False
+            return None
         metrics.stage_seconds.labels("process").observe(time.perf_counter() - started)
         metrics.batch_size.observe(len(batch))
         metrics.stories_indexed.set(len(stories))
+        return _Decided(out, ingested)
+
+    async def deliver_decided(decided: _Decided) -> bool:
+        """True once the broker acknowledged every output (False: the worker halted)."""
         sent = time.perf_counter()
         try:
-            await deliver(out)
+            await deliver(decided.out)
         except _DeliveryFailed as exc:
             halt(f"delivery guard: {exc}")
             return False
@@ -529,7 +588,7 @@ def create_app(
             return False
         metrics.stage_seconds.labels("deliver").observe(time.perf_counter() - sent)
         done = clock().timestamp()
-        for at in ingested:
+        for at in decided.ingested:
             metrics.publish_to_tagged_seconds.observe(max(0.0, done - at))
         return True
 
@@ -552,7 +611,8 @@ def create_app(
             max_poll_records=settings.classifier_batch_max,
         ),
         raw_name,
-        run_batch,
+        decide,
+        deliver_decided,
         state_ready,
         batch_max=settings.classifier_batch_max,
         wait_ms=settings.classifier_fetch_wait_ms,

@@ -9,24 +9,25 @@ from __future__ import annotations
 
 import itertools
 import re
+from typing import Final
 
 from schemas.common import CrossingState, Region
 from services.classifier.document import Doc, before_hit, inside, tok, tok_end
 from services.classifier.gazetteer import Mention, PlaceIndex, region_of
-from services.classifier.matcher import Hit
+from services.classifier.matcher import Hit, PhraseMatcher
 from services.classifier.sentences import Sentence
 from services.classifier.taxonomy import Taxonomy
 
 CLOSED, WEAK, OPEN, PARTIAL, RESTRICTED = "closed", "weak", "open", "partial", "restricted"
-_AIRPORT = re.compile(r"((?:[A-Z][\w'-]+ ){1,3})(?:[Ii]nternational )?[Aa]irport\b")
-_HYPHEN_ROUTE = re.compile(r"\b([A-Z][\w']+)-([A-Z][\w']+) (highway|road|motorway|corridor)\b")
-_HAS_ROAD = re.compile(r"highway|road|motorway|corridor")
-_NAMED_CORRIDOR = re.compile(r"\b([A-Z][\w']+) corridor\b")
-_ROAD_NAMES = ((_HYPHEN_ROUTE, "{0}-{1} {2}"), (_NAMED_CORRIDOR, "{0} corridor"))
-_PAIR = re.compile(
+_AIRPORT: Final = re.compile(r"((?:[A-Z][\w'-]+ ){1,3})(?:[Ii]nternational )?[Aa]irport\b")
+_HYPHEN_ROUTE: Final = re.compile(r"\b([A-Z][\w']+)-([A-Z][\w']+) (highway|road|motorway|corridor)\b")
+_HAS_ROAD: Final = re.compile(r"highway|road|motorway|corridor")
+_NAMED_CORRIDOR: Final = re.compile(r"\b([A-Z][\w']+) corridor\b")
+_ROAD_NAMES: Final = ((_HYPHEN_ROUTE, "{0}-{1} {2}"), (_NAMED_CORRIDOR, "{0} corridor"))
+_PAIR: Final = re.compile(
     r"\b(?:border crossings|crossings|crossing points|checkpoints|border points|border) with\b"
 )
-_NOT_A_ROUTE_AFTER = frozenset(
+_NOT_A_ROUTE_AFTER: Final = frozenset(
     [
         "town",
         "towns",
@@ -69,16 +70,33 @@ _NOT_A_ROUTE_AFTER = frozenset(
         "management",
     ]
 )
-_FUTURE = frozenset(
+_FUTURE: Final = frozenset(
     {"to", "would", "will", "could", "may", "might", "not", "once", "until", "if", "before", "no"}
 )
-_DEFAULT_AFPAK = ("Torkham", "Chaman")
-_STATE_GROUPS = ("clo.opened", "clo.closed", "clo.closed_weak", "clo.restricted")
-_CONDITIONS = frozenset({"after", "when", "if", "once", "until", "because"})
+# Words every route name read from running text contains as a whole word (the airport, road
+# and pair expressions below, and "airspace" / "ports" after their owner). They are matched with
+# the cues, under a group of their own: a sentence without any of them names no such route.
+ROUTE_WORDS_GROUP: Final = "clo.route_words"
+_ROUTE_WORDS: Final = (
+    "airport",
+    "highway",
+    "road",
+    "motorway",
+    "corridor",
+    "airspace",
+    "ports",
+    "border",
+    "crossing",
+    "crossings",
+    "checkpoints",
+)
+_DEFAULT_AFPAK: Final = ("Torkham", "Chaman")
+_STATE_GROUPS: Final = ("clo.opened", "clo.closed", "clo.closed_weak", "clo.restricted")
+_CONDITIONS: Final = frozenset({"after", "when", "if", "once", "until", "because"})
 # Contrasting clauses can give routes in one sentence different states ("A stays shut, while B
 # opens only for refugees").
-_CLAUSE_SPLIT = re.compile(r";|,? (?:while|whereas|but) ")
-_HEADLINE_SPLIT = re.compile(r"[;,]|,? (?:while|whereas|but|as) ")
+_CLAUSE_SPLIT: Final = re.compile(r";|,? (?:while|whereas|but) ")
+_HEADLINE_SPLIT: Final = re.compile(r"[;,]|,? (?:while|whereas|but|as) ")
 
 
 # Plain classes rather than dataclasses: compiled, their __init__ is native code too.
@@ -90,23 +108,6 @@ class Route:
         self.kind = kind
         self.region = region
         self.states: list[tuple[str, bool]] = []
-
-
-class _RouteWords:
-    """Which words that name routes in running text occur in an item at all.
-
-    Each sentence is a part of a field, so a word found in no field is in no sentence: most
-    items skip every search for such names.
-    """
-
-    __slots__ = ("airport", "airspace", "any_named", "pairs", "roads")
-
-    def __init__(self, doc: Doc) -> None:
-        self.airport = doc.mentions("airport")
-        self.roads = doc.mentions("corridor") or doc.mentions("-")
-        self.airspace = doc.mentions("airspace") or doc.mentions("ports")
-        self.pairs = doc.mentions(" with ")
-        self.any_named = self.airport or self.roads or self.airspace or self.pairs
 
 
 class ClosureResult:
@@ -124,6 +125,12 @@ class CrossingAnalyser:
     def __init__(self, taxonomy: Taxonomy, places: PlaceIndex) -> None:
         self._places = places
         self._kinds = {k.lower(): v for k, v in taxonomy.cues.closure.route_kinds.items()}
+
+    @staticmethod
+    def register(matcher: PhraseMatcher) -> None:
+        """Add the words that route names read from running text contain (before ``build``)."""
+        for word in _ROUTE_WORDS:
+            matcher.add(word, ROUTE_WORDS_GROUP)
 
     # -- sentence state -------------------------------------------------------------------------
     def _state(self, sent: Sentence, span: tuple[int, int] | None = None) -> str | None:
@@ -184,9 +191,7 @@ class CrossingAnalyser:
             kinds.append(self._kinds.get(word, "crossing"))
         return kinds
 
-    def _named(
-        self, sent: Sentence, mentions: list[Mention], present: _RouteWords
-    ) -> list[tuple[str, str, Region]]:
+    def _named(self, sent: Sentence, mentions: list[Mention]) -> list[tuple[str, str, Region]]:
         out: list[tuple[str, str, Region]] = []
         route_spans: list[Hit] = []
         countries: list[Mention] = []
@@ -196,24 +201,24 @@ class CrossingAnalyser:
                 out.append((m.entry.name, m.entry.kind, region_of(m.entry)))
             if m.is_country:
                 countries.append(m)
-        if not present.any_named:
+        if not sent.has(ROUTE_WORDS_GROUP):
             return out
         low = sent.low
-        for found in _AIRPORT.finditer(sent.text) if present.airport and "airport" in low else ():
+        for found in _AIRPORT.finditer(sent.text) if "airport" in low else ():
             words = found.group(1).strip()
             if words.split()[0] in ("The", "A", "Flights", "Its"):
                 words = " ".join(words.split()[1:])
             if words:
                 region = self._region_in(found.start(), found.end(), mentions)
                 out.append((f"{words} airport", "airport", region))
-        roads = present.roads and ("corridor" in low or ("-" in low and _HAS_ROAD.search(low) is not None))
+        roads = "corridor" in low or ("-" in low and _HAS_ROAD.search(low) is not None)
         for regex, fmt in _ROAD_NAMES if roads else ():
             for found in regex.finditer(sent.text):
                 if any(r.start <= found.start() < r.end for r in route_spans):
                     continue
                 region = self._region_in(found.start(), found.end(), mentions)
                 out.append((fmt.format(*found.groups()), "road", region))
-        toks = sent.words if present.airspace and ("airspace" in low or "ports" in low) else []
+        toks = sent.words if "airspace" in low or "ports" in low else []
         for k, t in enumerate(toks):
             if t not in ("airspace", "ports") or k == 0:
                 continue
@@ -228,7 +233,7 @@ class CrossingAnalyser:
             if owner is not None:
                 adj = owner.entry.adjectives[0] if owner.entry.adjectives else owner.entry.name
                 out.append((f"{adj} {t}", t, region_of(owner.entry)))
-        for pair in _PAIR.finditer(low) if present.pairs and " with " in low else ():
+        for pair in _PAIR.finditer(low) if " with " in low else ():
             first = countries[0] if countries and countries[0].hit.start < pair.start() else None
             second = next((c for c in countries if c.hit.start >= pair.end()), None)
             if first is None or second is None or first.entry.name == second.entry.name:
@@ -274,7 +279,6 @@ class CrossingAnalyser:
         """
         if not any(doc.has(g) for g in _STATE_GROUPS):
             return ClosureResult([], None, False)
-        present = _RouteWords(doc)
         routes: dict[str, Route] = {}
         last: list[Route] = []
         pending: list[tuple[str, bool]] = []
@@ -288,7 +292,7 @@ class CrossingAnalyser:
         states: list[str | None] = []
         for n, sent in enumerate(doc.sentences):
             ms = mentions.get(n, [])
-            named = self._named(sent, ms, present)
+            named = self._named(sent, ms)
             state = self._state(sent)
             states.append(state)
             if state is None:

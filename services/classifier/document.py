@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from services.classifier.matcher import Hit
 from services.classifier.sentences import Sentence
 
-_YEAR = re.compile(r"\b(19[0-9]{2}|20[0-9]{2})\b")
-CLAUSE_STOPS = frozenset({";", ":", "but", "although", "though", "while", "whereas"})
+_YEAR: Final = re.compile(r"\b(19[0-9]{2}|20[0-9]{2})\b")
+CLAUSE_STOPS: Final = frozenset({";", ":", "but", "although", "though", "while", "whereas"})
 
 
 class Doc:

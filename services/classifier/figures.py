@@ -8,7 +8,7 @@ then the first figure in the body; vague amounts ("dozens") give no figure.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 from services.classifier.document import Doc, hit_before, inside, old_year, tok, tok_end
 from services.classifier.matcher import Hit
@@ -17,14 +17,14 @@ from services.classifier.sentences import Sentence
 from services.classifier.taxonomy import Taxonomy
 
 Kind = Literal["killed", "injured", "civilians_killed"]
-_BE = frozenset({"was", "were", "been", "being", "is", "are", "be", "also"})
-_BOUNDARY = frozenset({";", ":", ".", "said", "says", "say", "told", "that", "when", "according"})
-_OBJECT_VERBS = frozenset({
+_BE: Final = frozenset({"was", "were", "been", "being", "is", "are", "be", "also"})
+_BOUNDARY: Final = frozenset({";", ":", ".", "said", "says", "say", "told", "that", "when", "according"})
+_OBJECT_VERBS: Final = frozenset({
     "kill", "kills", "killing", "killed", "wounded", "wounding", "wounds", "injured", "injuring", "injures",
     "injure", "maims", "maiming", "maimed", "hurt", "slain", "shot dead", "shoot dead", "shoots dead",
     "shooting dead", "gunned down",
 })  # fmt: skip
-_AFTER_PREDICATE = frozenset(
+_AFTER_PREDICATE: Final = frozenset(
     [
         "and",
         "or",
@@ -52,13 +52,15 @@ _AFTER_PREDICATE = frozenset(
         "amid",
     ]
 )
-_RELATIVES = frozenset({"which", "that", "who", "whom"})
-_DETERMINERS = frozenset({"the", "our", "their", "its", "his", "her", "my", "your", "off", "any", "all"})
+_RELATIVES: Final = frozenset({"which", "that", "who", "whom"})
+_DETERMINERS: Final = frozenset(
+    {"the", "our", "their", "its", "his", "her", "my", "your", "off", "any", "all"}
+)
 LEVEL_TOLL, LEVEL_AMONG, LEVEL_EXPLICIT, LEVEL_IMPLICIT = 3, 2, 1, 0
-_COUNTED = frozenset({"cas.killed", "cas.injured", "cas.toll"})
+_COUNTED: Final = frozenset({"cas.killed", "cas.injured", "cas.toll"})
 # A sentence without any of these adds nothing to the result, whatever else it says.
-_COUNTED_LIST = ("cas.killed", "cas.injured", "cas.toll")  # for Sentence.has_any
-_CASUALTY_GROUPS = (*_COUNTED_LIST, "cas.zero_killed", "cas.zero_injured")
+_COUNTED_LIST: Final = ("cas.killed", "cas.injured", "cas.toll")  # for Sentence.has_any
+_CASUALTY_GROUPS: Final = (*_COUNTED_LIST, "cas.zero_killed", "cas.zero_injured")
 
 
 # Plain classes rather than dataclasses: compiled, their __init__ is native code too.

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from schemas.common import Region
 from services.classifier.matcher import Hit, PhraseMatcher
 from services.classifier.sentences import Sentence
 from services.classifier.taxonomy import ROUTE_KINDS, Gazetteer, GazetteerEntry
 
-PLACE = "place"
-DEMONYM = "adj"
+PLACE: Final = "place"
+DEMONYM: Final = "adj"
 # "India's embassy in Kabul": the city hosts a mission, it is not where the news happens.
-_GUEST_BEFORE = ("embassy in ", "mission in ", "consulate in ", "envoy in ", "ambassador in ")
-_GUEST_AFTER = (" mission", " embassy", " consulate")
+_GUEST_BEFORE: Final = ("embassy in ", "mission in ", "consulate in ", "envoy in ", "ambassador in ")
+_GUEST_AFTER: Final = (" mission", " embassy", " consulate")
 # "strikes on Pakistani soil", "the Afghan side": a demonym that names ground, not a nationality.
-_SOIL_AFTER = (" soil", " territory", " territories", " side of", " side ")
+_SOIL_AFTER: Final = (" soil", " territory", " territories", " side of", " side ")
 
 
 class Mention:

@@ -20,6 +20,7 @@ Contract (:meth:`IncidentBook.add` for each event of a batch, then :meth:`Incide
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import MutableMapping
 from dataclasses import dataclass
@@ -118,6 +119,7 @@ class IncidentConfig:
     retention: timedelta = timedelta(days=7)
 
 
+@functools.lru_cache(maxsize=8192)  # a few places a day, looked up for every report
 def incident_id(label: Label, place: str, day: date) -> str:
     key = f"{label.value}\x1f{place.casefold()}\x1f{day.isoformat()}".encode()
     return hashlib.blake2b(key, digest_size=8).hexdigest()

@@ -93,6 +93,28 @@ def chunks(low: str) -> tuple[list[str], list[int]]:
     return parts, starts
 
 
+def single_spaced(low: str, parts: list[str]) -> bool:
+    """Whether ``parts`` (the chunks of ``low``) start at 0 and lie exactly one character apart.
+
+    Then the chunk offsets follow from the chunk lengths (see :func:`spaced_starts`), which most
+    texts allow, so the offsets need not be looked up one by one.
+    """
+    total = len(parts) - 1
+    for k in range(len(parts)):
+        total += len(parts[k])
+    return total == len(low)
+
+
+def spaced_starts(parts: list[str]) -> list[int]:
+    """The offsets of chunks that start at 0 and lie one character apart."""
+    starts: list[int] = []
+    pos = 0
+    for k in range(len(parts)):
+        starts.append(pos)
+        pos += len(parts[k]) + 1
+    return starts
+
+
 def _first_run(key: str) -> str:
     """The leading run of letters and digits of ``key`` ("" when it begins with a mark)."""
     for i, c in enumerate(key):
@@ -148,22 +170,32 @@ class PhraseMatcher:
         parts, starts = chunks(low)
         return self.scan(low, parts, starts)
 
-    def scan(self, low: str, parts: list[str], starts: list[int]) -> list[Hit]:
-        """:meth:`find` given the text's :func:`chunks` (computed once, shared with the tokeniser)."""
+    def scan(self, low: str, parts: list[str], starts: list[int] | None) -> list[Hit]:
+        """:meth:`find` given the text's :func:`chunks` (computed once, shared with the tokeniser).
+
+        ``starts`` None says the chunks are :func:`single_spaced`: their offsets are then counted.
+        """
         if not self._built:
             self.build()
         hits: list[Hit] = []
         by_run = self._by_run
+        counted = starts is None
+        offsets: list[int] = [] if starts is None else starts
+        pos = 0
         for k in range(len(parts)):
             part = parts[k]
+            if counted:
+                at = pos
+                pos += len(part) + 1
+            else:
+                at = offsets[k]
             if part.isalnum():
                 # The whole chunk is one run, bounded by whitespace: a one-run phrase equal to it
                 # matches without further checks.
                 found = by_run.get(part)
                 if found is not None:
-                    _match(low, starts[k], found, hits)
+                    _match(low, at, found, hits)
                 continue
-            at = starts[k]
             head = part[:-1]
             if head.isalnum():  # "said," "day." (the last character is then a mark)
                 found = by_run.get(head)

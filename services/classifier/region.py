@@ -10,11 +10,12 @@ third country needs a place on Pakistani soil.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Final
 
 from schemas.common import Region
 from services.classifier.gazetteer import Mention, region_of
 
-_TITLE_WEIGHT = 2.0
+_TITLE_WEIGHT: Final = 2.0
 
 
 def decide_region(

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from typing import Literal
+from typing import Final, Literal
 
-from services.classifier.matcher import Hit, PhraseMatcher, chunks
+from services.classifier.matcher import Hit, PhraseMatcher, chunks, single_spaced, spaced_starts
 
 Field = Literal["title", "body"]
 
-_ABBREVIATIONS = frozenset(
+_ABBREVIATIONS: Final = frozenset(
     [
         "mr",
         "mrs",
@@ -45,14 +45,14 @@ _ABBREVIATIONS = frozenset(
         "co",
     ]
 )
-_BOUNDARY = re.compile(r"[.!?]+['\")\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+_BOUNDARY: Final = re.compile(r"[.!?]+['\")\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 # Numbers with thousands separators, plain numbers, words with inner apostrophes or hyphens, and
 # single punctuation marks. No token spans whitespace, so a whitespace-separated chunk can be
 # tokenised on its own (see :func:`tokenise`).
-TOKEN = re.compile(
+TOKEN: Final = re.compile(
     r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|[^\W\d_]+(?:['-][^\W_]+)*|[^\w\s]", re.UNICODE
 )
-_EMPTY: list[Hit] = []
+_EMPTY: Final[list[Hit]] = []
 
 
 def tokenise(low: str) -> tuple[list[str], list[int]]:
@@ -184,18 +184,23 @@ class Sentence:
         self._words: list[str] | None = None
         self._starts: list[int] = []
         self._by_group: dict[str, list[Hit]] | None = None
-        # The text's whitespace-separated chunks, when the caller has them (see make_sentences).
+        # The text's whitespace-separated chunks, when the caller has them (see make_sentences);
+        # no offsets with them means the chunks are single-spaced (counted when needed).
         self._parts = parts
-        self._part_starts: list[int] = [] if part_starts is None else part_starts
+        self._part_starts = part_starts
 
     @property
     def words(self) -> list[str]:
         """Token texts (lower case), computed on first use."""
         if self._words is None:
-            if self._parts is None:
+            parts = self._parts
+            if parts is None:
                 self._words, self._starts = tokenise(self.low)
             else:
-                self._words, self._starts = tokenise_chunks(self.low, self._parts, self._part_starts)
+                starts = self._part_starts
+                if starts is None:
+                    starts = spaced_starts(parts)
+                self._words, self._starts = tokenise_chunks(self.low, parts, starts)
         return self._words
 
     def token_start(self, index: int) -> int:
@@ -317,13 +322,106 @@ def make_sentences(fld: Field, text: str, low: str, matcher: PhraseMatcher) -> l
     sentence is preceded and followed by whitespace (or the ends of the field), so a whole-word
     match inside it is one in the field and vice versa; a phrase spanning two sentences is not
     a hit of either.
+
+    The sentences are those of :func:`split_spans`, found from the field's chunks: a sentence
+    starts and ends with a chunk, and can end only with a chunk ending in a sentence mark (and
+    closing quotes or brackets). So the field is cut into chunks once, and each sentence takes
+    its share of them for the phrase scan and the tokeniser.
     """
-    spans = [(0, len(text))] if fld == "title" else split_spans(text)
+    parts = low.split()
+    spaced = single_spaced(low, parts)
+    if fld == "title":
+        if not text:
+            return []
+        # A title is one sentence, taken whole.
+        title_starts = None if spaced else chunks(low)[1]
+        hits = matcher.scan(low, parts, title_starts)
+        return [Sentence(fld, 0, 0, len(text), text, low, hits, parts, title_starts)]
+    n = len(parts)
+    offsets: list[int] = [] if spaced else chunks(low)[1]
     out: list[Sentence] = []
-    for i, (a, b) in enumerate(spans):
-        if b > a:
-            part = low[a:b]
-            parts, starts = chunks(part)
-            hits = matcher.scan(part, parts, starts)
-            out.append(Sentence(fld, i, a, b, text[a:b], part, hits, parts, starts))
+    first = 0  # first chunk of the current sentence
+    first_at = 0
+    pos = 0
+    for k in range(n):
+        part = parts[k]
+        size = len(part)
+        if spaced:
+            at = pos
+            pos += size + 1
+        else:
+            at = offsets[k]
+        if k == 0:
+            first_at = at
+        if k == n - 1 or ord(part[size - 1]) not in _END_CHARS:
+            continue
+        cut = _cut(text, at, at + size)
+        if cut < 0:
+            continue
+        following = pos if spaced else offsets[k + 1]
+        if not _opens_sentence(text, following):
+            continue
+        last = text[max(at, cut - 6) : cut + 1].rstrip(".").lower()
+        if last in _ABBREVIATIONS or (len(last) == 1 and last.isalpha()):
+            continue
+        out.append(
+            _sentence(fld, len(out), text, low, parts, offsets, first, k + 1, first_at, at + size, matcher)
+        )
+        first = k + 1
+        first_at = following
+    if first < n:
+        end = (pos - 1) if spaced else offsets[n - 1] + len(parts[n - 1])
+        out.append(_sentence(fld, len(out), text, low, parts, offsets, first, n, first_at, end, matcher))
     return out
+
+
+# Characters (as code points) a chunk that ends a sentence can end with: sentence marks and
+# closing quotes and brackets (``_BOUNDARY``).
+_MARKS: Final = frozenset(ord(c) for c in ".!?")
+_CLOSERS: Final = frozenset(ord(c) for c in "'\")]")
+_END_CHARS: Final = _MARKS | _CLOSERS
+_OPENERS: Final = frozenset(ord(c) for c in "\"'([")
+
+
+def _cut(text: str, start: int, end: int) -> int:
+    """Where ``_BOUNDARY`` can match in the chunk ``text[start:end]``, or -1.
+
+    The expression needs sentence marks followed by closers only up to the whitespace, so the
+    only place is the first mark of the chunk's last run of marks before its closers.
+    """
+    j = end
+    while j > start and ord(text[j - 1]) in _CLOSERS:
+        j -= 1
+    i = j
+    while i > start and ord(text[i - 1]) in _MARKS:
+        i -= 1
+    return -1 if i == j else i
+
+
+def _opens_sentence(text: str, at: int) -> bool:
+    """``_BOUNDARY``'s look-ahead at ``at``: an ASCII capital or digit, maybe after a quote or bracket."""
+    c = ord(text[at])
+    if c in _OPENERS and at + 1 < len(text):
+        c = ord(text[at + 1])
+    return 65 <= c <= 90 or 48 <= c <= 57
+
+
+def _sentence(
+    fld: Field,
+    index: int,
+    text: str,
+    low: str,
+    parts: list[str],
+    offsets: list[int],
+    first: int,
+    stop: int,
+    a: int,
+    b: int,
+    matcher: PhraseMatcher,
+) -> Sentence:
+    """The sentence made of chunks ``first``..``stop - 1`` (``text[a:b]``), scanned for phrases."""
+    own = parts[first:stop]
+    starts = None if not offsets else [offsets[k] - a for k in range(first, stop)]
+    part = low[a:b]
+    hits = matcher.scan(part, own, starts)
+    return Sentence(fld, index, a, b, text[a:b], part, hits, own, starts)

@@ -33,17 +33,15 @@ from datetime import datetime, timedelta
 import numpy as np
 from datasketch import MinHashLSH
 
-# Punctuation becomes a space, so words split on whitespace alone (str.split is far cheaper than a
-# regular expression); letters, digits and the rest of Unicode stay as they are.
-_SEPARATORS = str.maketrans(
-    {
-        c: " "
-        for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u00ab\u00bb"
-    }
-)
-_CHARS_PER_WORD = 16  # generous: only the opening words are used, so only the opening is read
+# Words split on whitespace once punctuation became a space. The text is cased down and encoded
+# as UTF-8 first: bytes.translate with a 256-byte table is far cheaper than str.translate or a
+# regular expression, and the few non-ASCII punctuation marks are replaced as byte strings.
+_ASCII_PUNCTUATION = b"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+_SEPARATORS = bytes(32 if chr(c).encode() in _ASCII_PUNCTUATION else c for c in range(256))
+_OTHER_PUNCTUATION = tuple(c.encode() for c in "\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u00ab\u00bb")
+_CHARS_PER_WORD = 10  # generous: only the opening words are used, so only the opening is read
 _MAX_SHINGLES = 64  # the opening (title and lead) is enough to recognise a copy; bounds the cost
-_WORD_CHARS = 16  # a word's hash covers its first 16 characters
+_WORD_BYTES = 16  # a word's hash covers its first 16 bytes
 _SIG_DTYPE = np.uint32
 _SIG_VERSION = 3
 _MAX_CANDIDATES = 16
@@ -57,7 +55,7 @@ class StoryConfig:
     """``threshold`` is the Jaccard similarity of shingle sets above which two items are one story."""
 
     threshold: float = 0.5
-    num_perm: int = 64
+    num_perm: int = 32
     shingle_words: int = 3
     window: timedelta = timedelta(hours=72)
     max_items: int = 50_000
@@ -84,31 +82,44 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
 
 
 class _Bands:
-    """Banded LSH: an item is a candidate when one band of its signature equals one of ours."""
+    """Banded LSH: an item is a candidate when one band of its signature equals one of ours.
+
+    All bands share one dict (a band of one position equal to a band of another is a rare extra
+    candidate, and every candidate's similarity is checked anyway); most buckets hold one item.
+    """
 
     def __init__(self, bands: int, rows: int) -> None:
-        self._ranges = [(i * rows, (i + 1) * rows) for i in range(bands)]
-        self._tables: list[dict[bytes, set[str]]] = [{} for _ in range(bands)]
+        width = rows * np.dtype(_SIG_DTYPE).itemsize
+        self._ranges = [(i * width, (i + 1) * width) for i in range(bands)]
+        self._buckets: dict[bytes, list[str]] = {}
 
-    def _keys(self, signature: np.ndarray) -> list[bytes]:
-        return [signature[start:end].tobytes() for start, end in self._ranges]
+    def keys(self, signature: np.ndarray) -> list[bytes]:
+        raw = signature.tobytes()  # slicing bytes is far cheaper than slicing the array per band
+        return [raw[start:end] for start, end in self._ranges]
 
-    def insert(self, key: str, signature: np.ndarray) -> None:
-        for table, band in zip(self._tables, self._keys(signature), strict=True):
-            table.setdefault(band, set()).add(key)
+    def insert(self, key: str, bands: list[bytes]) -> None:
+        buckets = self._buckets
+        for band in bands:
+            bucket = buckets.get(band)
+            if bucket is None:
+                buckets[band] = [key]
+            elif key not in bucket:
+                bucket.append(key)
 
-    def remove(self, key: str, signature: np.ndarray) -> None:
-        for table, band in zip(self._tables, self._keys(signature), strict=True):
-            bucket = table.get(band)
-            if bucket is not None:
-                bucket.discard(key)
+    def remove(self, key: str, bands: list[bytes]) -> None:
+        buckets = self._buckets
+        for band in bands:
+            bucket = buckets.get(band)
+            if bucket is not None and key in bucket:
+                bucket.remove(key)
                 if not bucket:
-                    del table[band]
+                    del buckets[band]
 
-    def query(self, signature: np.ndarray, limit: int) -> list[str]:
+    def query(self, bands: list[bytes], limit: int) -> list[str]:
         found: dict[str, None] = {}
-        for table, band in zip(self._tables, self._keys(signature), strict=True):
-            bucket = table.get(band)
+        buckets = self._buckets
+        for band in bands:
+            bucket = buckets.get(band)
             if bucket:
                 for key in bucket:
                     found[key] = None
@@ -140,7 +151,7 @@ class StoryIndex:
         self._a = (rng.randint(1, 1 << 31, size=n, dtype=np.uint64) * 2 + 1).astype(np.uint32)[:, None]
         self._b = rng.randint(0, 1 << 32, size=n, dtype=np.uint64).astype(np.uint32)[:, None]
         self._mult = _GRAM_MULTIPLIERS[: self.config.shingle_words]
-        self._char_mult = (rng.randint(0, 1 << 31, size=_WORD_CHARS, dtype=np.uint64) * 2 + 1).astype(
+        self._char_mult = (rng.randint(0, 1 << 31, size=_WORD_BYTES, dtype=np.uint64) * 2 + 1).astype(
             np.uint32
         )
         # datasketch chooses the band layout that balances false positives and negatives.
@@ -156,20 +167,23 @@ class StoryIndex:
     def __len__(self) -> int:
         return len(self._heap)
 
-    def words(self, title: str, body: str) -> list[str]:
+    def words(self, title: str, body: str) -> list[bytes]:
         """The opening's words, lower-cased, punctuation removed (at most ``_MAX_SHINGLES`` n-grams)."""
         wanted = _MAX_SHINGLES + self.config.shingle_words - 1
-        opening = f"{title}\n{body[: _CHARS_PER_WORD * wanted]}"
-        return opening.lower().translate(_SEPARATORS).split()[:wanted]
+        opening = f"{title}\n{body[: _CHARS_PER_WORD * wanted]}".lower().encode()
+        if not opening.isascii():
+            for mark in _OTHER_PUNCTUATION:
+                opening = opening.replace(mark, b" ")
+        return opening.translate(_SEPARATORS).split()[:wanted]
 
-    def shingles(self, words: list[str]) -> np.ndarray:
+    def shingles(self, words: list[bytes]) -> np.ndarray:
         """Stable 32-bit hashes of the word n-grams (the same in every process)."""
         if not words:
             return np.empty(0, dtype=np.uint32)
         n = self.config.shingle_words
-        # One step for all words: their first _WORD_CHARS code points times odd multipliers.
-        codes = np.array(words, dtype=f"U{_WORD_CHARS}").view(np.uint32).reshape(len(words), _WORD_CHARS)
-        hashes = _fmix32(codes @ self._char_mult)
+        # One step for all words: their first _WORD_BYTES bytes times odd multipliers (mod 2^32).
+        codes = np.array(words, dtype=f"S{_WORD_BYTES}").view(np.uint8).reshape(len(words), _WORD_BYTES)
+        hashes = codes @ self._char_mult
         if len(words) < n:
             return np.array([np.bitwise_xor.reduce(hashes * self._mult[: len(words)])], dtype=np.uint32)
         grams = len(words) - n + 1
@@ -195,7 +209,7 @@ class StoryIndex:
         words = self.words(title, body)
         published = min(published_at, now).timestamp()
         self._advance(published)
-        opening = hashlib.blake2b("\x1f".join(words).encode(), digest_size=12).digest() if words else None
+        opening = hashlib.blake2b(b" ".join(words), digest_size=12).digest() if words else None
         twin = self._entries.get(self._openings.get(opening, "")) if opening is not None else None
         if twin is not None and abs(twin.published - published) <= self.config.window.total_seconds():
             # A word-for-word copy: the same story, and nothing new for the LSH to learn.
@@ -224,7 +238,9 @@ class StoryIndex:
         window = self.config.window.total_seconds()
         entries = [
             e
-            for e in (self._entries.get(k) for k in self._lsh.query(signature, _MAX_CANDIDATES))
+            for e in (
+                self._entries.get(k) for k in self._lsh.query(self._lsh.keys(signature), _MAX_CANDIDATES)
+            )
             if e is not None and e.signature is not None and abs(e.published - published) <= window
         ]
         if not entries:
@@ -252,12 +268,12 @@ class StoryIndex:
     def _add(
         self, item_id: str, story: str, published: float, signature: np.ndarray | None, opening: bytes | None
     ) -> None:
-        entry: dict[str, object] = {"story": story, "t": published, "v": _SIG_VERSION}
-        if signature is not None:
-            entry["sig"] = signature.tobytes().hex()
-        if opening is not None:
-            entry["x"] = opening.hex()
-        self._write(item_id, json.dumps(entry, separators=(",", ":")).encode())
+        # Formatted by hand (json.dumps costs more than the MinHash): the story id is "st-" and hex
+        # digits, the rest numbers and hex; rebuild() reads it back with json.loads.
+        sig = "" if signature is None else f',"sig":"{signature.tobytes().hex()}"'
+        x = "" if opening is None else f',"x":"{opening.hex()}"'
+        entry = f'{{"story":{json.dumps(story)},"t":{published!r},"v":{_SIG_VERSION}{sig}{x}}}'
+        self._write(item_id, entry.encode())
         self._index(item_id, story, published, signature, opening)
 
     def _index(
@@ -276,7 +292,7 @@ class StoryIndex:
         # would otherwise fill its buckets and make every lookup slow. Later copies still match.
         indexed = signature is not None and self._members[story] < _INDEXED_PER_STORY
         if indexed and signature is not None:
-            self._lsh.insert(item_id, signature)
+            self._lsh.insert(item_id, self._lsh.keys(signature))
             self._members[story] += 1
         self._entries[item_id] = _Entry(story, published, signature, indexed, opening)
         heapq.heappush(self._heap, (published, item_id))
@@ -297,7 +313,7 @@ class StoryIndex:
         if entry is not None and entry.opening is not None and self._openings.get(entry.opening) == item_id:
             del self._openings[entry.opening]
         if entry is not None and entry.indexed and entry.signature is not None:
-            self._lsh.remove(item_id, entry.signature)
+            self._lsh.remove(item_id, self._lsh.keys(entry.signature))
             self._members[entry.story] -= 1
             if self._members[entry.story] <= 0:
                 del self._members[entry.story]

@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import Final, TypeVar, cast
 
 from pydantic import BaseModel
 
@@ -29,14 +29,14 @@ from services.classifier.severity import SeverityRules
 from services.classifier.taxonomy import ROUTE_KINDS, Gazetteer, Taxonomy, load_gazetteer, load_taxonomy
 from services.classifier.truce import TruceAnalyser
 
-CLASSIFIER_VERSION = "0.1.0"
-_CUE_PREFIX = {"shared": "shared", "truce": "truce", "casualties": "cas", "closure": "clo"}
+CLASSIFIER_VERSION: Final = "0.1.0"
+_CUE_PREFIX: Final = {"shared": "shared", "truce": "truce", "casualties": "cas", "closure": "clo"}
 # Word lists the analysers look up in token windows themselves: as phrase hits they would only
 # cost time.
-_NOT_MATCHED = frozenset({"cas.civilians", "cas.person_nouns", "cas.metaphor_objects", "cas.totals"})
-ACTOR = "actor"
-_PLACE_GROUPS = (PLACE, DEMONYM)
-_NO_FIGURES = Figures()  # immutable, so one instance serves every event
+_NOT_MATCHED: Final = frozenset({"cas.civilians", "cas.person_nouns", "cas.metaphor_objects", "cas.totals"})
+ACTOR: Final = "actor"
+_PLACE_GROUPS: Final = (PLACE, DEMONYM)
+_NO_FIGURES: Final = Figures()  # immutable, so one instance serves every event
 _M = TypeVar("_M", bound=BaseModel)
 
 
@@ -81,6 +81,7 @@ class Tagger:
         for i, actor in enumerate(taxonomy.actors):
             for variant in [actor.name, *actor.variants]:
                 self._matcher.add(variant, ACTOR, i)
+        CrossingAnalyser.register(self._matcher)
         self._matcher.build()
         fig = taxonomy.figures
         reader = NumberReader(fig.approximations, fig.vague, fig.extra_number_words)
@@ -100,6 +101,17 @@ class Tagger:
             lows.append(low)
             sentences.extend(make_sentences(fld, text, low, self._matcher))  # type: ignore[arg-type]
         return Doc(sentences, item.published_at.year, lows)
+
+    def _figures(self, killed: int | None, injured: int | None, civilians_killed: int | None) -> Figures:
+        if self._assembler is None:
+            return Figures(killed=killed, injured=injured, civilians_killed=civilians_killed)
+        # Counts read from the text are never negative: nothing for validation to check.
+        values: dict[str, object] = {
+            "killed": killed,
+            "injured": injured,
+            "civilians_killed": civilians_killed,
+        }
+        return _model(Figures, values, {"killed", "injured", "civilians_killed"})
 
     def tag(self, item: RawItemV1, now: datetime) -> TaggedEventV1:
         doc = self._document(item)
@@ -125,11 +137,7 @@ class Tagger:
             labels.append(Label.CASUALTIES)
             if casualties.evidence is not None:
                 evidence.append(_evidence(Label.CASUALTIES.value, casualties.evidence))
-            figures = Figures(
-                killed=casualties.killed,
-                injured=casualties.injured,
-                civilians_killed=casualties.civilians_killed,
-            )
+            figures = self._figures(casualties.killed, casualties.injured, casualties.civilians_killed)
             for name, sent in casualties.figure_evidence.items():
                 evidence.append(_evidence(name, sent))
 
@@ -176,7 +184,7 @@ class Tagger:
 # unit test checks on every corpus that the result equals the validated event; the shortcut
 # applies only while the models have exactly the fields below and no validator, post-init or
 # private attribute that construction would skip; otherwise the event is validated.
-_SHAPES: dict[type[BaseModel], tuple[str, ...]] = {
+_SHAPES: Final[dict[type[BaseModel], tuple[str, ...]]] = {
     TaggedEventV1: (
         "schema_version",
         "event_id",
@@ -199,6 +207,7 @@ _SHAPES: dict[type[BaseModel], tuple[str, ...]] = {
         "taxonomy_version",
         "story_id",
     ),
+    Figures: ("killed", "injured", "civilians_killed"),
     Crossing: ("name", "state"),
     Place: ("name", "mention", "kind", "country", "admin_area", "lat", "lon"),
     Evidence: ("supports", "field", "start", "end", "sentence"),
@@ -224,8 +233,8 @@ def unvalidated_build_applies(shapes: Mapping[type[BaseModel], tuple[str, ...]] 
     return True
 
 
-_UNVALIDATED_OK = unvalidated_build_applies()
-_SHARED_MAX = 4096
+_UNVALIDATED_OK: Final = unvalidated_build_applies()
+_SHARED_MAX: Final = 4096
 _set = object.__setattr__
 
 

@@ -191,6 +191,9 @@ class Stack:
         pusher.start()
         window = fault(self, pusher)
         pusher.join(CATCH_UP_S)
+        if pusher.is_alive():
+            window.notes["pusher_stuck_at"] = pusher.stack()[-1500:]
+        window.notes["pusher_trail"] = pusher.trail[-30:]
         pusher.cancel()
         deadline = time.monotonic() + CATCH_UP_S
         recovered: float | None = None
@@ -254,7 +257,10 @@ class Stack:
             lags=self.lags(),
             unplanned_exits=[],
             push_retries=dict(pusher.retries),
-            notes={**window.notes, **({"push_error": pusher.error} if pusher.error else {})},
+            notes={
+                **window.notes,
+                **({"push_error": pusher.error} if pusher.error else {}),
+            },
         )
 
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -171,6 +172,7 @@ class Pusher(threading.Thread):
         self.accepted: dict[str, str] = {}
         self.retries: dict[str, int] = {}
         self.error: str | None = None
+        self.trail: list[str] = []
         self._quit = threading.Event()
 
     def cancel(self) -> None:
@@ -178,9 +180,21 @@ class Pusher(threading.Thread):
 
     def _retry(self, why: str, pause: float) -> None:
         self.retries[why] = self.retries.get(why, 0) + 1
+        self.trail.append(f"{time.monotonic():.1f} {why}")
         self._quit.wait(pause)
 
     def run(self) -> None:
+        try:
+            self._push()
+        except Exception as exc:  # reported by the phase, never lost in a thread
+            self.error = f"pusher failed: {type(exc).__name__}: {exc}"
+
+    def stack(self) -> str:
+        """Where the pusher is now (for a report when it did not finish)."""
+        frame = sys._current_frames().get(self.ident or -1)
+        return "".join(traceback.format_stack(frame)) if frame is not None else ""
+
+    def _push(self) -> None:
         headers = {"authorization": f"Bearer {PUSH_TOKEN}"}
         started = time.monotonic()
         with httpx.Client(base_url=self._url, timeout=15.0) as http:
@@ -192,6 +206,7 @@ class Pusher(threading.Thread):
                     except httpx.TransportError as exc:
                         self._retry(type(exc).__name__, 0.3)
                         continue
+                    self.trail.append(f"{time.monotonic():.1f} batch {n}: {answer.status_code}")
                     if answer.status_code == 202:
                         for outcome in answer.json()["items"]:
                             self.accepted[outcome["id"]] = outcome["status"]

@@ -157,7 +157,12 @@ def test_copies_share_a_story_and_incidents_survive_a_restart(classifier: Classi
     events = {e.item_id: e for e in classifier.wait_tagged(6)}
     # The story index was rebuilt from its table: a later copy joins the old story.
     assert events[late_copy.id].story_id == story
-    wait_until(lambda: _reports(classifier.incidents()) >= 6, 60, "revisions after restart missing")
+    wait_until(
+        lambda: _reports(classifier.incidents()) >= 6,
+        60,
+        "revisions after restart missing",
+        on_fail=classifier.proc.log,
+    )
     revisions = _closure_incident(classifier.incidents())
     # The incident table was recovered from its changelog: revisions go on, not from 1.
     assert [u.revision for u in revisions] == list(range(1, len(revisions) + 1))
@@ -178,6 +183,48 @@ def test_a_redelivered_item_yields_the_same_event_and_restates_its_incident(clas
     wait_until(lambda: len(classifier.incidents()) >= 2, 60, "re-stated incident missing")
     updates = classifier.incidents()
     assert [(u.incident_id, u.revision) for u in updates] == [(updates[0].incident_id, 1)] * 2
+
+
+def test_each_batch_is_committed_once_delivered_so_a_restart_redelivers_nothing(
+    classifier: Classifier,
+) -> None:
+    items = [
+        _item(f"outlet-{i}", f"Torkham report {i}", f"{CLOSURE_BODY} Dispatch number {i}.", i)
+        for i in range(24)
+    ]
+    classifier.send(*items)
+    classifier.wait_tagged(len(items))
+    raw_topic = classifier.topic(TopicKey.RAW_ITEMS)
+    group = classifier.env["BW_CLASSIFIER_GROUP_ID"]
+    wait_until(
+        lambda: group_lag([classifier.kafka], group, raw_topic) == 0,
+        30,
+        "offsets not committed after delivery",
+        on_fail=classifier.proc.log,
+    )
+
+    def lag_series() -> list[str]:
+        text = classifier.get("/metrics")[1].decode()
+        return [line for line in text.splitlines() if line.startswith("borderwatch_classifier_consumer_lag")]
+
+    wait_until(
+        lambda: bool(lag_series()) and all(line.endswith(" 0.0") for line in lag_series()),
+        30,
+        "consumer-lag gauge not at 0",
+        on_fail=lambda: "\n".join(lag_series()),
+    )
+    assert classifier.proc.stop() == 0
+    classifier.proc.start()
+    extra = _item("outlet-x", "Torkham report after the restart", CLOSURE_BODY, 40)
+    classifier.send(extra)
+    wait_until(
+        lambda: extra.id in {e.item_id for e in classifier.tagged(len(items) + 1)},
+        90,
+        "item after the restart not tagged",
+        on_fail=classifier.proc.log,
+    )
+    # Older offsets come first, so a redelivered item would have been tagged by now.
+    assert len(classifier.tagged(len(items) + 1)) == len(items) + 1
 
 
 def test_metrics_health_and_readiness_are_served(classifier: Classifier) -> None:

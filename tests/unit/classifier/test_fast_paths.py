@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import re
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from services.classifier.matcher import Hit, PhraseMatcher, chunks, normalise
-from services.classifier.sentences import _BOUNDARY, TOKEN, Sentence, _boundaries, split_spans, tokenise
+from services.classifier.sentences import (
+    _BOUNDARY,
+    TOKEN,
+    Sentence,
+    _boundaries,
+    make_sentences,
+    split_spans,
+    tokenise,
+)
 
 # Letters, digits, the marks the tokeniser and sentence splitter care about, odd word characters
 # (underscore, superscript two, a combining accent) and several kinds of whitespace.
@@ -114,3 +122,41 @@ def test_sentence_groups_keep_text_order_and_answer_presence() -> None:
     assert sent.groups("missing") == []
     assert sent.has("b") and not sent.has("c")
     assert sent.has_any(("c", "b")) and not sent.has_any(("c",))
+
+
+# Sentence text: capitals and digits open sentences; marks, closers, a curly quote (normalised
+# to a closer in the lower-case text only) and several kinds of whitespace.
+_SENTENCE_TEXT = st.lists(
+    st.sampled_from(
+        [
+            *"abKX1 .!?'\")]([\u2019\n\t\u00a0",
+            "Gen",
+            "u.s",
+            "no",
+            "  ",
+            ". ",
+            ". (K",
+            '." "X',
+            "xprof.",
+            "prof.",
+        ]
+    ),
+    max_size=40,
+).map("".join)
+
+
+@given(_SENTENCE_TEXT, st.sampled_from(["title", "body"]))
+@example("Shelling went on. (Kabul) Officials, said. \u2019X left. Dr. Ali spoke. Xprof. Yes", "body")
+@settings(max_examples=500)
+def test_sentences_from_chunks_match_split_spans_and_a_scan_per_sentence(text: str, fld: str) -> None:
+    matcher = PhraseMatcher()
+    for i, word in enumerate(_WORDS):
+        matcher.add(word, "g1", i)
+    low = normalise(text)
+    got = make_sentences(fld, text, low, matcher)  # type: ignore[arg-type]
+    spans = ([(0, len(text))] if text else []) if fld == "title" else split_spans(text)
+    assert [(s.start, s.end) for s in got] == spans
+    for index, (sent, (a, b)) in enumerate(zip(got, spans, strict=True)):
+        assert (sent.index, sent.text, sent.low) == (index, text[a:b], low[a:b])
+        assert sent.hits == matcher.find(low[a:b])
+        assert (sent.words, sent._starts) == tokenise(low[a:b])
