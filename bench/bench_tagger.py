@@ -133,24 +133,33 @@ class NaiveTagger:
         return labels, int(found.group(1)) if found else None
 
 
-def _rate(fn: Callable[[RawItemV1], object], items: Sequence[RawItemV1], budget_s: float) -> float:
-    """Docs per second of ``fn`` over repeated passes of ``items`` within about ``budget_s``."""
+def _rate(
+    fn: Callable[[RawItemV1], object], items: Sequence[RawItemV1], budget_s: float
+) -> tuple[float, float]:
+    """Docs per second of ``fn`` over repeated passes of ``items`` within about ``budget_s``.
+
+    Two figures: by wall-clock over all passes, and by the CPU time of the fastest pass. On a
+    shared machine the second is the steadier measure of what one core does.
+    """
     for item in items[:50]:
         fn(item)  # warm-up
     done = 0
+    best_cpu = float("inf")
     start = time.perf_counter()
     deadline = start + budget_s
     while True:
+        cpu = time.process_time()
         for item in items:
             fn(item)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
         done += len(items)
         if time.perf_counter() >= deadline:
             break
-    return done / (time.perf_counter() - start)
+    return done / (time.perf_counter() - start), len(items) / max(best_cpu, 1e-9)
 
 
-def measure(budget_s: float) -> tuple[float, float, float]:
-    """(tagger docs/s, baseline docs/s, words per item) for the tagging build in use."""
+def measure(budget_s: float) -> tuple[float, float, float, float]:
+    """(tagger docs/s, baseline docs/s, words per item, tagger docs/s by CPU time) for the build in use."""
     tagger: Tagger = load_tagger(ROOT / "config" / "taxonomy.yaml", ROOT / "config" / "gazetteer")
     naive = NaiveTagger()
     items = make_items(400)
@@ -158,11 +167,13 @@ def measure(budget_s: float) -> tuple[float, float, float]:
     now = datetime(2025, 11, 2, tzinfo=UTC)
     per = max(0.5, budget_s / 4)
     # Interleave the two measurements so drift in machine load hits both alike.
-    tag_rates, base_rates = [], []
+    tag_rates, base_rates, tag_cpu = [], [], []
     for _ in range(2):
-        tag_rates.append(_rate(lambda item: tagger.tag(item, now), items, per))
-        base_rates.append(_rate(naive.tag, items, per))
-    return max(tag_rates), max(base_rates), words
+        wall, cpu = _rate(lambda item: tagger.tag(item, now), items, per)
+        tag_rates.append(wall)
+        tag_cpu.append(cpu)
+        base_rates.append(_rate(naive.tag, items, per)[0])
+    return max(tag_rates), max(base_rates), words, max(tag_cpu)
 
 
 def _measure_pure(budget_s: float) -> tuple[float, float]:
@@ -189,7 +200,7 @@ def run(bootstrap: str = "", redis_url: str = "", budget_s: float = 20.0) -> lis
     build = tagging_build()
     compiled = build == COMPILED
     share = budget_s / 2 if compiled else budget_s
-    tag_rate, base_rate, words = measure(share)
+    tag_rate, base_rate, words, cpu_rate = measure(share)
     results = [
         BenchResult.against(
             f"tagger_docs_per_s[{build}]",
@@ -206,6 +217,13 @@ def run(bootstrap: str = "", redis_url: str = "", budget_s: float = 20.0) -> lis
             "docs/s",
             goal=f">= {GOAL_DOCS_PER_S:g} docs/s on one core",
             met=tag_rate >= GOAL_DOCS_PER_S,
+        ),
+        BenchResult.absolute(
+            f"tagger_cpu_docs_per_s_goal[{build}]",
+            cpu_rate,
+            "docs/s",
+            goal=f">= {GOAL_DOCS_PER_S:g} docs/s by CPU time (fastest pass)",
+            met=cpu_rate >= GOAL_DOCS_PER_S,
         ),
     ]
     if compiled:
@@ -231,7 +249,7 @@ def run(bootstrap: str = "", redis_url: str = "", budget_s: float = 20.0) -> lis
 
 def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--measure":
-        tag_rate, base_rate, _ = measure(float(sys.argv[2]))
+        tag_rate, base_rate, _, _ = measure(float(sys.argv[2]))
         print(json.dumps({"build": tagging_build(), "tagger": tag_rate, "baseline": base_rate}))
         return
     for result in run(budget_s=16.0):

@@ -191,10 +191,11 @@ class RawItemsConsumer(mode.Service):
     ``decide`` returns a batch's outputs (None: the worker halted; nothing more is committed).
     ``deliver`` returns True once the broker acknowledged every output of a batch (False: halted).
     Batches are pipelined one deep: batch N+1 is decided while batch N's outputs are on their way,
-    then N's delivery is awaited and N's offsets committed before N+1's outputs are sent, so
-    outputs go out in batch order and an offset is committed only after its outputs were
-    acknowledged. The work in flight holds a lock that a revocation and :meth:`on_stop` take
-    after finishing the pending batch, so partitions change owner only at a committed boundary.
+    then N's delivery is awaited before N+1's outputs are sent (outputs go out in batch order), and
+    N's offsets are committed in the background, in batch order, only after all of N's outputs
+    were acknowledged. The work in flight holds a lock that a revocation and :meth:`on_stop` take
+    to deliver and commit everything pending, so partitions change owner only at a committed
+    boundary.
     ``ready`` is awaited before each batch (the faust tables must be recovered).
     """
 
@@ -223,6 +224,7 @@ class RawItemsConsumer(mode.Service):
         self._on_committed = on_committed
         self._lock = asyncio.Lock()
         self._pending: tuple[asyncio.Future[bool], dict[TopicPartition, int]] | None = None
+        self._committing: asyncio.Future[None] | None = None
         self._done = False
 
     @property
@@ -241,8 +243,7 @@ class RawItemsConsumer(mode.Service):
 
     async def on_stop(self) -> None:
         async with self._lock:  # the batch in flight is delivered and committed first
-            if not self._done:
-                await self._finish_pending()
+            await self._drain()
             self._done = True
         await self.consumer.stop()
 
@@ -280,15 +281,34 @@ class RawItemsConsumer(mode.Service):
                     self._pending = (asyncio.ensure_future(self._deliver(decided)), offsets)
 
     async def _finish_pending(self) -> bool:
-        """Await the batch in flight and commit it; False when the worker halted."""
+        """Await the batch in flight and start its commit; False when the worker halted.
+
+        Commits run one after another in the background (a commit is a broker round trip the next
+        batch need not wait for); :meth:`_drain` waits for them.
+        """
         if self._pending is None:
             return True
         delivery, offsets = self._pending
         self._pending = None
         if not await delivery:
             return False
-        await self._commit(offsets)
+        self._committing = asyncio.ensure_future(self._commit_after(self._committing, offsets))
         return True
+
+    async def _commit_after(
+        self, previous: asyncio.Future[None] | None, offsets: dict[TopicPartition, int]
+    ) -> None:
+        if previous is not None:
+            await previous
+        await self._commit(offsets)
+
+    async def _drain(self) -> None:
+        """Deliver and commit everything in flight (before a revocation or a stop)."""
+        if not self._done and not await self._finish_pending():
+            self._done = True
+        if self._committing is not None:
+            await self._committing
+            self._committing = None
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         try:
@@ -310,8 +330,7 @@ class RawItemsConsumer(mode.Service):
 
     async def finish_in_flight(self) -> None:
         async with self._lock:
-            if not self._done and not await self._finish_pending():
-                self._done = True
+            await self._drain()
 
 
 class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]

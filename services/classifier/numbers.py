@@ -74,7 +74,14 @@ class Quantity:
 class NumberReader:
     """Parse quantities using fixed number words plus the taxonomy's vocabulary."""
 
-    def __init__(self, approximations: Iterable[str], vague: Iterable[str], extra: Mapping[str, int]) -> None:
+    def __init__(
+        self,
+        approximations: Iterable[str],
+        vague: Iterable[str],
+        extra: Mapping[str, int],
+        max_value: int | None = None,
+    ) -> None:
+        """``max_value`` bounds a countable amount: a number above it is no quantity at all."""
         phrases = sorted((tuple(p.lower().split()) for p in approximations), key=len, reverse=True)
         self._approx: dict[str, list[tuple[str, ...]]] = {}
         for phrase in phrases:
@@ -82,6 +89,7 @@ class NumberReader:
                 self._approx.setdefault(phrase[0], []).append(phrase)
         self._vague = frozenset(v.lower() for v in vague)
         self._extra = {k.lower(): v for k, v in extra.items()}
+        self._max: float = float("inf") if max_value is None else float(max_value)
         # Words a quantity can begin with, besides digits and hyphenated numbers ("twenty-one"):
         # most tokens are none of these, and :meth:`read` rejects them at once.
         self._openers = frozenset(
@@ -98,14 +106,17 @@ class NumberReader:
             if nxt in _UNITS_AFTER or (i > 0 and toks[i - 1] in {"$", "g", "no"}):
                 return None
             try:
-                value = int(float(w.replace(",", "")))
+                number = float(w.replace(",", ""))
             except ValueError:
                 return None
+            if number > self._max:  # also too long for a float (infinity)
+                return None
+            value = int(number)
             j = i + 1
             if nxt in _SCALES and nxt != "hundred":
                 value *= _SCALES[nxt]
                 j += 1
-            return value, j, False
+            return (value, j, False) if value <= self._max else None
         if w in ("a", "an") and nxt == "dozen":
             return 12, i + 2, False
         if w == "half" and nxt == "a" and i + 2 < len(toks) and toks[i + 2] == "dozen":
@@ -119,7 +130,7 @@ class NumberReader:
             return None
         j = i + 1
         if j < len(toks) and toks[j] == "dozen":
-            return base * 12, j + 1, False
+            return (base * 12, j + 1, False) if base * 12 <= self._max else None
         if j < len(toks) and toks[j] in ("dozens", "hundreds", "thousands"):
             return None, j + 1, True
         if j < len(toks) and toks[j] in _SCALES:
@@ -128,7 +139,7 @@ class NumberReader:
             if j + 1 < len(toks) and toks[j] == "and" and word_value(toks[j + 1]) is not None:
                 base += word_value(toks[j + 1]) or 0
                 j += 2
-        if nxt in _UNITS_AFTER:
+        if nxt in _UNITS_AFTER or base > self._max:
             return None
         return base, j, False
 

@@ -7,7 +7,6 @@ item carry no cue that needs token positions, and tokenising is the costliest st
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
 from typing import Final, Literal
 
 from services.classifier.matcher import Hit, PhraseMatcher, chunks, single_spaced, spaced_starts
@@ -211,13 +210,22 @@ class Sentence:
     def token_at(self, offset: int) -> int:
         """Index of the token that starts at or covers ``offset`` (sentence-relative)."""
         n = len(self.words)
-        i = bisect_right(self._starts, offset) - 1
+        i = _after_last(self._starts, offset, n) - 1
         return max(0, min(i, n - 1))
 
     def token_after(self, offset: int) -> int:
         """Index of the first token starting at or after ``offset``."""
-        _ = self.words
-        return bisect_left(self._starts, offset)
+        n = len(self.words)
+        # bisect_left, written out: compiled, a loop over native integers beats calling it.
+        starts = self._starts
+        lo, hi = 0, n
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if starts[mid] < offset:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
 
     def word_after(self, offset: int) -> str | None:
         """Text of the first token starting at or after ``offset`` (None at the end).
@@ -259,6 +267,18 @@ class Sentence:
     def has_any(self, groups: tuple[str, ...]) -> bool:
         by_group = self._by_group if self._by_group is not None else self._index()
         return any(group in by_group for group in groups)
+
+
+def _after_last(starts: list[int], offset: int, n: int) -> int:
+    """``bisect_right(starts[:n], offset)``, written out (compiled, faster than calling it)."""
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if offset < starts[mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def _boundaries(text: str) -> list[tuple[int, int]]:

@@ -84,7 +84,7 @@ class Tagger:
         CrossingAnalyser.register(self._matcher)
         self._matcher.build()
         fig = taxonomy.figures
-        reader = NumberReader(fig.approximations, fig.vague, fig.extra_number_words)
+        reader = NumberReader(fig.approximations, fig.vague, fig.extra_number_words, fig.max_figure)
         self._casualties = CasualtyAnalyser(taxonomy, reader)
         self._truce = TruceAnalyser()
         self._crossings = CrossingAnalyser(taxonomy, self._places)

@@ -114,6 +114,12 @@ class FigureVocab(_Cues):
     approximations: PhraseList = Field(min_length=1, description="'at least', 'more than' ...")
     vague: PhraseList = Field(min_length=1, description="'dozens', 'several' ...: no countable figure.")
     extra_number_words: dict[str, int] = Field(default_factory=dict)
+    max_figure: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Largest believable casualty figure: a number above it is not a figure "
+        "(the label may still apply).",
+    )
 
 
 class Cues(_Strict):

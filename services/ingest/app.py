@@ -85,6 +85,34 @@ def create_producer(settings: IngestSettings) -> KafkaProducer:
     )
 
 
+class ReplaceableProducer:
+    """A ``KafkaProducer`` that the publisher can swap for a fresh one when it stopped settling
+    sends (see :class:`~services.ingest.publisher.ProducerStuck`); the old one is closed at
+    once, failing what it still held (those items are answered 503 and sent again)."""
+
+    def __init__(self, settings: IngestSettings) -> None:
+        self._settings = settings
+        self._producer = create_producer(settings)
+        self.settle_timeout_s = (
+            settings.producer_delivery_timeout_ms + settings.producer_request_timeout_ms
+        ) / 1000
+
+    def send(
+        self, topic: str, value: bytes | None = None, key: bytes | None = None, headers: Any = None
+    ) -> Any:
+        return self._producer.send(topic, value=value, key=key, headers=headers)
+
+    def replace(self) -> None:
+        old, self._producer = self._producer, create_producer(self._settings)
+        old.close(timeout=0)
+
+    def flush(self, timeout: float | None = None) -> None:
+        self._producer.flush(timeout=timeout)
+
+    def close(self, timeout: float | None = None) -> None:
+        self._producer.close(timeout=timeout)
+
+
 def create_redis(settings: IngestSettings) -> Redis:
     return Redis.from_url(settings.redis_url.get_secret_value(), socket_timeout=5, socket_connect_timeout=5)
 
@@ -99,6 +127,8 @@ def create_publisher(
         metrics=metrics,
         gate=BrokerGate(retry_after_s=settings.ingest_retry_after_s, now=time.monotonic),
         max_inflight=settings.ingest_max_inflight,
+        settle_timeout_s=producer.settle_timeout_s if isinstance(producer, ReplaceableProducer) else None,
+        replace_producer=producer.replace if isinstance(producer, ReplaceableProducer) else None,
     )
 
 
@@ -360,7 +390,7 @@ def run_service(settings: IngestSettings, *, clock: Clock = utc_now) -> None:
 
     feeds = load_feeds(settings.ingest_feeds_file)
     ensure_topics(settings)
-    producer = create_producer(settings)
+    producer = ReplaceableProducer(settings)
     try:
         asyncio.run(_serve(settings, feeds.enabled, producer, clock))
     finally:
@@ -369,7 +399,9 @@ def run_service(settings: IngestSettings, *, clock: Clock = utc_now) -> None:
         log.info("ingest stopped; producer flushed")
 
 
-async def _serve(settings: IngestSettings, feeds: list[Any], producer: KafkaProducer, clock: Clock) -> None:
+async def _serve(
+    settings: IngestSettings, feeds: list[Any], producer: KafkaProducer | ReplaceableProducer, clock: Clock
+) -> None:
     import httpx
     import uvicorn
 

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -102,11 +102,14 @@ class _AckTracker:
         self.acked: list[str] = []
         self.error: BaseException | None = None
         self.done: asyncio.Future[None] = loop.create_future()
+        self._abandoned = False
         if not keys:
             self.done.set_result(None)
 
     def _settle(self, key: str, error: BaseException | None) -> None:
         with self._lock:
+            if self._abandoned:
+                return
             if error is None:
                 self.acked.append(key)
             elif self.error is None:
@@ -122,6 +125,19 @@ class _AckTracker:
     def fail_unsent(self, keys: Sequence[str], error: BaseException) -> None:
         for key in keys:
             self._settle(key, error)
+
+    def abandon(self, error: BaseException) -> None:
+        """Give up on what is still unsettled: it counts as failed, later answers are ignored."""
+        with self._lock:
+            if self._remaining > 0 and self.error is None:
+                self.error = error
+            self._remaining = 0
+            self._abandoned = True
+        self._loop.call_soon_threadsafe(_resolve, self.done)
+
+
+class ProducerStuck(Exception):
+    """The producer settled neither way within its delivery timeout (it is replaced)."""
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:
@@ -141,6 +157,8 @@ class Publisher:
         metrics: IngestMetrics,
         gate: BrokerGate,
         max_inflight: int = 10_000,
+        settle_timeout_s: float | None = None,
+        replace_producer: Callable[[], None] | None = None,
     ) -> None:
         self._producer = producer
         self._seen = seen
@@ -150,6 +168,11 @@ class Publisher:
         self._capacity = _Capacity(max_inflight)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-send")
         self._pending: dict[str, asyncio.Future[bool]] = {}
+        # A producer must settle every send (ack or error) within its delivery timeout; one that
+        # does not is wedged (kafka-python can stop sending for good when batches expired while
+        # the broker restarted), and waiting on it would hold those items forever.
+        self._settle_timeout_s = settle_timeout_s
+        self._replace_producer = replace_producer
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
@@ -215,7 +238,7 @@ class Publisher:
         try:
             records = [(item.id, item.value) for item in items]
             await loop.run_in_executor(self._executor, self._send_all, records, tracker)
-            await tracker.done
+            await self._settled(tracker)
             acked = list(tracker.acked)
             if acked:
                 try:
@@ -245,6 +268,19 @@ class Publisher:
         self.gate.record_success()
         self._metrics.broker_available.set(1)
         return acked
+
+    async def _settled(self, tracker: _AckTracker) -> None:
+        if self._settle_timeout_s is None:
+            await tracker.done
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(tracker.done), self._settle_timeout_s)
+        except TimeoutError:
+            log.error("the producer settled nothing for %.0fs; replacing it", self._settle_timeout_s)
+            tracker.abandon(ProducerStuck("the producer did not settle its sends in time"))
+            if self._replace_producer is not None:
+                await asyncio.get_running_loop().run_in_executor(self._executor, self._replace_producer)
+            await tracker.done
 
     def _send_all(self, records: list[tuple[str, bytes]], tracker: _AckTracker) -> None:
         for n, (key, value) in enumerate(records):

@@ -20,9 +20,9 @@ from schemas import TopicKey, topic_name
 from services.common.lag import group_lag
 from tests.faults.sinks import FaultySlack, FaultySmtp, PartnerHook
 from tests.faults.stack import (
-    Pusher,
     PrivateBroker,
     PrivateRedis,
+    Pusher,
     Service,
     TaggedWatcher,
     outbox_state,
@@ -161,8 +161,12 @@ class Stack:
     def lags(self) -> dict[str, int | None]:
         bootstrap = [self.broker.bootstrap]
         return {
-            "classifier": group_lag(bootstrap, f"{self.namespace}-classifier", self.topic(TopicKey.RAW_ITEMS)),
-            "notifier": group_lag(bootstrap, f"{self.namespace}-notifier", self.topic(TopicKey.TAGGED_EVENTS)),
+            "classifier": group_lag(
+                bootstrap, f"{self.namespace}-classifier", self.topic(TopicKey.RAW_ITEMS)
+            ),
+            "notifier": group_lag(
+                bootstrap, f"{self.namespace}-notifier", self.topic(TopicKey.TAGGED_EVENTS)
+            ),
         }
 
     def outbox(self) -> dict[str, int]:

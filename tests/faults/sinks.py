@@ -131,7 +131,7 @@ class PartnerHook(_RecordingSink):
         return self._http.url
 
     def _answer(self, body: dict[str, Any]) -> tuple[int, dict[str, str]]:
-        alerts = body["alerts"] if "alerts" in body else [body]
+        alerts = body.get("alerts", [body])
         now = time.monotonic()
         self._take([Received(a["alert_id"], hook_key(a["alert_id"]), now) for a in alerts])
         return 200, {}
@@ -165,7 +165,9 @@ class FaultySmtp(_RecordingSink):
         self._controller: Controller | None = None
         self.deferring = False
 
-    def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
         ok = isinstance(data, LoginPassword) and data.login == self._user and data.password == self._password
         return AuthResult(success=ok)
 
@@ -200,4 +202,3 @@ class FaultySmtp(_RecordingSink):
 
     def __exit__(self, *exc: object) -> None:
         self.down()
-

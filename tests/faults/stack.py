@@ -212,7 +212,9 @@ class Pusher(threading.Thread):
                             self.accepted[outcome["id"]] = outcome["status"]
                         break
                     if answer.status_code in (429, 503):
-                        self._retry(str(answer.status_code), min(1.0, float(answer.headers.get("retry-after", 1))))
+                        self._retry(
+                            str(answer.status_code), min(1.0, float(answer.headers.get("retry-after", 1)))
+                        )
                         continue
                     self.error = f"push answered {answer.status_code}: {answer.text[:500]}"
                     return

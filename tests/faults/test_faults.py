@@ -21,7 +21,6 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -74,9 +73,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     broker.run("start")
     try:
         redis.run("start")
-        with FaultySlack(workload) as slack, PartnerHook() as hook, FaultySmtp(
-            workload, SMTP_USER, SMTP_PASSWORD
-        ) as smtp:
+        with (
+            FaultySlack(workload) as slack,
+            PartnerHook() as hook,
+            FaultySmtp(workload, SMTP_USER, SMTP_PASSWORD) as smtp,
+        ):
             base = service_env(
                 kafka=broker.bootstrap,
                 redis=redis.url,
@@ -180,7 +181,7 @@ def logs(stack: Stack) -> str:
     return "\n".join(f"--- {n}\n{s.log()[-3000:]}" for n, s in stack.services.items())
 
 
-def sigkill_and_restart(name: str):  # type: ignore[no-untyped-def]
+def sigkill_and_restart(name: str):
     def fault(stack: Stack, pusher: Pusher) -> FaultWindow:
         time.sleep(2.0)  # mid-replay
         service = stack.services[name]
@@ -208,7 +209,9 @@ def test_broker_restart_loses_and_repeats_nothing(stack: Stack) -> None:
         stack.broker.run("stop")
         stopped = time.monotonic()
         stack.broker.run("start")
-        return FaultWindow(start, time.monotonic(), notes={"broker_down_s": round(time.monotonic() - stopped, 1)})
+        return FaultWindow(
+            start, time.monotonic(), notes={"broker_down_s": round(time.monotonic() - stopped, 1)}
+        )
 
     check(stack.run_phase("broker-restart", fault), stack)
 

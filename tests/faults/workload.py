@@ -94,7 +94,10 @@ CLOSURES = [
     ("{crossing} crossing shut after talks stall", "The {crossing} border crossing was shut to traffic."),
 ]
 NOISE = [
-    ("Wheat prices steady in {city} markets", "Traders in {city} said wheat prices were unchanged this week."),
+    (
+        "Wheat prices steady in {city} markets",
+        "Traders in {city} said wheat prices were unchanged this week.",
+    ),
     ("{city} schools reopen after winter break", "Pupils returned to classes in {city} on Monday."),
 ]
 TOWNS = ["Chaman", "Spin Boldak", "Torkham", "Angoor Adda"]
@@ -204,7 +207,10 @@ class Workload:
         phase_of_item = {i.id: p for p in self.phases.values() for i in p.items}
         alerts = asyncio.run(dry_run(self.rules, list(self.events.values())))
         subscribers = load_subscribers(self.subscribers_file)
-        fake_env = {"BW_FAULTS_SLACK_URL": "http://slack.invalid/", "BW_FAULTS_HOOK_URL": "http://hook.invalid/"}
+        fake_env = {
+            "BW_FAULTS_SLACK_URL": "http://slack.invalid/",
+            "BW_FAULTS_HOOK_URL": "http://hook.invalid/",
+        }
         targets, _ = resolve_secrets(subscribers, fake_env, self.subscribers_file)
         routes = {r.id: list(r.routes) for r in self.rules.rules}
         self.mail_keys: dict[str, str] = {}
@@ -212,14 +218,14 @@ class Workload:
             phase = phase_of_item[alert.events[0].item_id]
             phase.alerts.append(alert)
             for d in plan_deliveries(alert, routes[alert.rule_id], subscribers, targets):
-                sub = Subscription(d.subscriber.id, d.target.target.name)
-                phase.expected.setdefault(sub, set()).add(alert.alert_id)
-                if sub == MAIL:
+                pair = Subscription(d.subscriber.id, d.target.target.name)
+                phase.expected.setdefault(pair, set()).add(alert.alert_id)
+                if pair == MAIL:
                     note = Notification(MAIL.subscriber, MAIL.channel, (alert,), now)
                     self.mail_keys[note.idempotency_key] = alert.alert_id
         for phase in self.phases.values():
-            for sub in SUBSCRIPTIONS:
-                phase.expected.setdefault(sub, set())
+            for each in SUBSCRIPTIONS:
+                phase.expected.setdefault(each, set())
 
     # -- reading what the sinks received ---------------------------------------------------
     def slack_alert_ids(self, body: dict[str, Any]) -> list[str]:

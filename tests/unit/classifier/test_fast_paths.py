@@ -8,6 +8,7 @@ straightforward version on generated text.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -160,3 +161,13 @@ def test_sentences_from_chunks_match_split_spans_and_a_scan_per_sentence(text: s
         assert (sent.index, sent.text, sent.low) == (index, text[a:b], low[a:b])
         assert sent.hits == matcher.find(low[a:b])
         assert (sent.words, sent._starts) == tokenise(low[a:b])
+
+
+@given(_TEXT, st.integers(min_value=-2, max_value=70))
+@settings(max_examples=300)
+def test_token_positions_match_bisect(text: str, offset: int) -> None:
+    sent = Sentence("body", 0, 0, len(text), text, normalise(text))
+    words, starts = sent.words, sent._starts
+    if words:
+        assert sent.token_at(offset) == max(0, min(bisect_right(starts, offset) - 1, len(words) - 1))
+    assert sent.token_after(offset) == bisect_left(starts, offset)

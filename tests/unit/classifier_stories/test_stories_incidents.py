@@ -209,3 +209,26 @@ def test_story_writes_are_deferred_to_flush_and_entries_of_an_older_signature_ke
     assert restarted.rebuild() == 2
     assert restarted.assign("old", "anything", "else", T0, T0) == "st-old"
     assert restarted.assign("b", "Torkham closed", BODY, T0, T0) == story
+
+
+def test_a_word_for_word_copy_takes_the_story_directly_also_after_a_restart() -> None:
+    store: dict[str, bytes] = {}
+    index = StoryIndex(store)
+    story = index.assign("a", "Torkham closed after firing", BODY, T0, T0)
+    curly = BODY.replace("officials said.", "officials said \u2014 \u201cuntil further notice\u201d.")
+    straight = BODY.replace("officials said.", 'officials said - "until further notice".')
+    rewrite = index.assign("b", "Torkham closed after firing", curly, T0, T0)
+    # Punctuation, typographic or not, is no part of the words: this is a copy of "b".
+    assert index.assign("c", "Torkham closed after firing", straight, T0, T0) == rewrite
+    assert b'"sig"' in store["b"] and b'"sig"' not in store["c"]  # a copy was never MinHashed
+    restarted = StoryIndex(store)
+    restarted.rebuild()
+    assert restarted.assign("e", "Torkham closed after firing", BODY, T0 + timedelta(hours=1), T0) == story
+    assert b'"sig"' not in store["e"]
+
+
+def test_a_copy_outside_the_window_starts_a_new_story() -> None:
+    index = StoryIndex({}, StoryConfig(window=timedelta(hours=6)))
+    first = index.assign("a", "Torkham closed", BODY, T0, T0)
+    later = T0 + timedelta(hours=7)
+    assert index.assign("b", "Torkham closed", BODY, later, later) != first
