@@ -104,7 +104,10 @@ class ReplaceableProducer:
 
     def replace(self) -> None:
         old, self._producer = self._producer, create_producer(self._settings)
-        old.close(timeout=0)
+        try:
+            old.close(timeout=0)  # fails what it still holds; a flush that cannot finish raises
+        except Exception as exc:
+            log.warning("closing the replaced producer: %s", type(exc).__name__)
 
     def flush(self, timeout: float | None = None) -> None:
         self._producer.flush(timeout=timeout)

@@ -279,7 +279,10 @@ class Publisher:
             log.error("the producer settled nothing for %.0fs; replacing it", self._settle_timeout_s)
             tracker.abandon(ProducerStuck("the producer did not settle its sends in time"))
             if self._replace_producer is not None:
-                await asyncio.get_running_loop().run_in_executor(self._executor, self._replace_producer)
+                try:
+                    await asyncio.get_running_loop().run_in_executor(self._executor, self._replace_producer)
+                except Exception as exc:  # the next stuck batch tries again
+                    log.error("could not replace the producer: %s", type(exc).__name__)
             await tracker.done
 
     def _send_all(self, records: list[tuple[str, bytes]], tracker: _AckTracker) -> None:

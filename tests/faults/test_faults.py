@@ -121,15 +121,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 services=services,
                 ingest_url=f"http://127.0.0.1:{ingest_port}",
             )
-            for name in ("ingest", "classifier", "notifier"):
-                services[name].start()
-                started.append(services[name])
-            stack_.watcher = TaggedWatcher(broker.bootstrap, stack_.topic(TopicKey.TAGGED_EVENTS))
-            stack_.watcher.start()
             try:
+                for name in ("ingest", "classifier", "notifier"):
+                    started.append(services[name])
+                    services[name].start()
+                stack_.watcher = TaggedWatcher(broker.bootstrap, stack_.topic(TopicKey.TAGGED_EVENTS))
+                stack_.watcher.start()
                 yield stack_
             finally:
-                stack_.watcher.stop()
+                if stack_.watcher is not None:
+                    stack_.watcher.stop()
                 for service in reversed(started):
                     service.stop()
     finally:
