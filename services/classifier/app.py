@@ -67,6 +67,12 @@ EXIT_HALTED = 3
 
 class ClassifierSettings(CommonSettings):
     taxonomy_file: Path = Field(default=Path("config/taxonomy.yaml"))
+    classifier_session_timeout_s: float = Field(
+        default=10.0,
+        ge=6.0,
+        le=300.0,
+        description="How soon a killed worker's partitions move to a restarted one (faust: 60 s).",
+    )
     gazetteer_path: Path = Field(
         default=Path("config/gazetteer"), description="A YAML file or a folder of them."
     )
@@ -377,6 +383,8 @@ def create_app(
         producer_linger_ms=1,
         producer_max_batch_size=512 * 1024,  # a batch's tagged events are ~2 KiB each
         loghandlers=[],
+        broker_session_timeout=settings.classifier_session_timeout_s,
+        broker_heartbeat_interval=max(1.0, settings.classifier_session_timeout_s / 4),
     )
     tagged_name = settings.topic(TopicKey.TAGGED_EVENTS)
     incidents_name = settings.topic(TopicKey.INCIDENTS)
