@@ -278,7 +278,8 @@ async def test_silences_and_inhibition_mute_deliveries(harness: Harness, sinks: 
     await harness.enqueue(silenced, critical, lower, other, routes=["hook"])
     async with httpx.AsyncClient() as http:
         await run_until(harness.dispatcher(http), lambda: len(harness.published) == 4)
-    assert alert_ids(hook.snapshot()) == [critical.alert_id, other.alert_id]
+    # Sends run concurrently per channel, so arrival order is not part of the contract.
+    assert sorted(alert_ids(hook.snapshot())) == sorted([critical.alert_id, other.alert_id])
 
 
 def slack_titles(bodies: list[dict[str, Any]]) -> list[str]:
