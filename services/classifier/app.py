@@ -58,6 +58,7 @@ from services.classifier.tagger import load_tagger
 from services.common.clock import Clock, utc_now
 from services.common.dead_letters import dead_letter_headers, make_dead_letter
 from services.common.kafka_admin import ensure_topics
+from services.common.logs import configure_logging
 from services.common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -678,5 +679,15 @@ def run_classifier(settings: ClassifierSettings) -> None:
     ensure_topics(settings)
     settings.classifier_data_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings, tagger)
-    worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True)
+    worker = _JsonLoggingWorker(app, loglevel=settings.log_level.lower(), quiet=True)
     worker.execute_from_commandline()
+
+
+class _JsonLoggingWorker(faust.Worker):
+    """faust's worker installs its own text log format at start; put ours (JSON) back after it."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)
+        configure_logging(
+            logging.getLevelName(level) if level else "INFO", os.environ.get("BW_LOG_FORMAT", "json")
+        )

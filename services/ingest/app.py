@@ -271,6 +271,7 @@ async def _replay(
             )
             await start(publisher.send_raw(dlq_topic, encode(letter), dead_letter_headers(letter)))
             metrics.items.labels(origin="replay", outcome="invalid").inc()
+            metrics.dead_letters.labels(topic="raw-items", reason_class="input").inc()
             summary.invalid += 1
             summary.invalid_lines.append((outcome.line_number, outcome.reason))
         if progress is not None:

@@ -17,6 +17,8 @@ ORIGINS = ("replay", "feed", "push")
 ITEM_OUTCOMES = ("accepted", "duplicate", "invalid")
 API_STATUSES = ("202", "400", "401", "403", "413", "429", "503")
 POLL_OUTCOMES = ("ok", "not_modified", "error")
+DEAD_LETTER_TOPICS = ("raw-items",)
+REASON_CLASSES = ("decode", "validation", "processing", "input")
 FEED_ERROR_KINDS = (
     *FEED_ERROR_REASONS,
     "http_status",
@@ -52,6 +54,12 @@ class IngestMetrics:
     feed_last_success: Gauge
     # Unix time of the last failed poll of each feed.
     feed_last_error: Gauge
+    # Messages written to a dead-letter topic, by the topic they were meant for and reason class.
+    dead_letters: Counter
+    # Redis errors caught (the seen-set).
+    redis_errors: Counter
+    # Broker errors caught (sends not acknowledged).
+    broker_errors: Counter
 
     def register_feeds(self, feed_ids: Iterable[str]) -> None:
         """Create every series of the configured feeds at zero."""
@@ -131,7 +139,22 @@ def create_metrics(registry: CollectorRegistry) -> IngestMetrics:
             ["feed"],
             registry=registry,
         ),
+        dead_letters=Counter(
+            "borderwatch_ingest_dead_letters_total",
+            "Dead letters, by topic and reason class.",
+            ["topic", "reason_class"],
+            registry=registry,
+        ),
+        redis_errors=Counter(
+            "borderwatch_ingest_redis_errors_total", "Redis errors caught.", registry=registry
+        ),
+        broker_errors=Counter(
+            "borderwatch_ingest_broker_errors_total", "Kafka errors caught.", registry=registry
+        ),
     )
+    for topic in DEAD_LETTER_TOPICS:
+        for reason_class in REASON_CLASSES:
+            metrics.dead_letters.labels(topic=topic, reason_class=reason_class)
     for origin in ORIGINS:
         for outcome in ITEM_OUTCOMES:
             metrics.items.labels(origin=origin, outcome=outcome)

@@ -200,6 +200,7 @@ class Publisher:
         try:
             already = await self._seen.seen(list(unique))
         except Exception as exc:
+            self._metrics.redis_errors.inc()
             log.warning("seen-set unavailable: %s", type(exc).__name__)
             raise PublishUnavailable("de-duplication store unavailable", 5.0) from None
         waits = {i: self._pending[i] for i in unique if i not in already and i in self._pending}
@@ -244,6 +245,7 @@ class Publisher:
                 try:
                     await self._seen.mark(acked)
                 except Exception as exc:
+                    self._metrics.redis_errors.inc()
                     # Already durable in Kafka: still accepted; a re-send may be a duplicate downstream.
                     log.warning("could not record %d ids as seen: %s", len(acked), type(exc).__name__)
         finally:
@@ -258,6 +260,7 @@ class Publisher:
         if tracker.error is not None:
             self.gate.record_failure()
             self._metrics.broker_available.set(0)
+            self._metrics.broker_errors.inc()
             log.warning(
                 "broker refused %d of %d message(s): %s",
                 len(items) - len(acked),
@@ -316,4 +319,5 @@ class Publisher:
         if tracker.error is not None:
             self.gate.record_failure()
             self._metrics.broker_available.set(0)
+            self._metrics.broker_errors.inc()
             raise self._unavailable("broker did not acknowledge the dead letter")

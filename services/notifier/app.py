@@ -26,12 +26,13 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.structs import ConsumerRecord
+from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord, TopicPartition
 from prometheus_client import CollectorRegistry
 from pydantic import Field, SecretStr, field_validator
 from redis.asyncio import Redis
@@ -223,7 +224,12 @@ class Notifier:
         self._redis = redis
         self._producer = producer
         self.metrics = metrics
-        self.engine = RuleEngine(rules, RedisRuleState(redis, settings.topic_namespace))
+        metrics.register_rules(r.id for r in rules.rules)
+        self.engine = RuleEngine(
+            rules,
+            RedisRuleState(redis, settings.topic_namespace),
+            on_cooldown=lambda rule: metrics.alerts.labels(rule, "suppressed_cooldown").inc(),
+        )
         self.outbox = Outbox(
             delivery_redis or redis,
             DeliveryKeys(settings.topic_namespace),
@@ -315,7 +321,7 @@ class Notifier:
                 message: Any = decode_as(IncidentV1 if incidents else TaggedEventV1, record.value)
             except InvalidMessage as exc:
                 self.metrics.consumed.labels(topic_label, "dead_lettered").inc()
-                await self._dead_letter_record(record, exc.reason, exc.reason_class)
+                await self._dead_letter_record(record, exc.reason, exc.reason_class, topic_label)
                 continue
             (updates if incidents else events).append(message)
         if events:
@@ -340,6 +346,7 @@ class Notifier:
             try:
                 return await step()
             except RedisError as exc:
+                self.metrics.redis_errors.inc()
                 # Transient: keep the offsets uncommitted and wait; never skip a message.
                 log.warning("redis unavailable while counting %s: %s", topic_label, type(exc).__name__)
                 if self.stopping:
@@ -347,10 +354,10 @@ class Notifier:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
-    @staticmethod
-    def _log_fired(fired: list[AlertV1]) -> None:
+    def _log_fired(self, fired: list[AlertV1]) -> None:
         # Debug only: at hundreds of alerts a second, a line each is a cost; deliveries show them.
         for alert in fired:
+            self.metrics.alert_decided(alert.rule_id, alert.status)
             log.debug(
                 "rule %s %s for %s (alert %s)", alert.rule_id, alert.status, alert.group, alert.alert_id
             )
@@ -361,19 +368,49 @@ class Notifier:
             now = self._clock()
             try:
                 for alert in await self.engine.tick(now):
+                    self.metrics.alert_decided(alert.rule_id, alert.status)
                     log.info("rule %s %s for %s (tick)", alert.rule_id, alert.status, alert.group)
                 self.metrics.silences_active.set(await self.silences.refresh(now))
                 await self.dispatcher.flush_digests(now)
             except RedisError as exc:
+                self.metrics.redis_errors.inc()
                 log.warning("redis unavailable in tick: %s", type(exc).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.settings.notifier_tick_s)
 
-    async def _dead_letter_record(self, record: ConsumerRecord, reason: str, reason_class: str) -> None:
+    async def report_lag(self, consumer: AIOKafkaConsumer, interval_s: float = 5.0) -> None:
+        """Refresh the consumer-lag gauge (high watermark minus position) every few seconds."""
+        labels = {self.settings.topic(TopicKey.TAGGED_EVENTS): "tagged-events"}
+        if IncidentV1 is not None:
+            labels[self.settings.topic(TopicKey("incidents"))] = "incidents"
+        shown: set[tuple[str, str]] = set()
+        while not self.stopping:
+            current: set[tuple[str, str]] = set()
+            for tp in list(consumer.assignment()):
+                highwater = consumer.highwater(tp)
+                topic = labels.get(tp.topic)
+                if highwater is None or topic is None:
+                    continue
+                with contextlib.suppress(KafkaError, AssertionError):
+                    position = await consumer.position(TopicPartition(tp.topic, tp.partition))
+                    key = (topic, str(tp.partition))
+                    self.metrics.consumer_lag.labels(*key).set(max(0, highwater - position))
+                    current.add(key)
+            for key in shown - current:
+                with contextlib.suppress(KeyError):
+                    self.metrics.consumer_lag.remove(*key)
+            shown = current
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), interval_s)
+
+    async def _dead_letter_record(
+        self, record: ConsumerRecord, reason: str, reason_class: str, topic_label: str
+    ) -> None:
+        cls: Literal["decode", "validation"] = "decode" if reason_class == "decode" else "validation"
         letter = make_dead_letter(
             service=SERVICE,
             reason=reason,
-            reason_class="decode" if reason_class == "decode" else "validation",
+            reason_class=cls,
             payload=record.value,
             now=self._clock(),
             original_topic=record.topic,
@@ -381,24 +418,38 @@ class Notifier:
             offset=record.offset,
         )
         log.warning("dead-lettering %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason)
-        await self._producer.send_and_wait(
+        await self._send(
             self.settings.topic(TopicKey.TAGGED_EVENTS_DLQ),
             encode(letter),
             headers=dead_letter_headers(letter),
         )
+        self.metrics.dead_letters.labels(topic_label, cls).inc()
 
     async def _dead_letter_alert(self, reason: str, payload: bytes) -> None:
         letter = make_dead_letter(
             service=SERVICE, reason=reason, reason_class="processing", payload=payload, now=self._clock()
         )
-        await self._producer.send_and_wait(
+        await self._send(
             self.settings.topic(TopicKey.ALERTS_DLQ), encode(letter), headers=dead_letter_headers(letter)
         )
+        self.metrics.dead_letters.labels("alerts", "processing").inc()
 
     async def _publish(self, alert: AlertV1) -> None:
-        await self._producer.send_and_wait(
-            self.settings.topic(TopicKey.ALERTS), encode(alert), key=alert.alert_id.encode()
-        )
+        await self._send(self.settings.topic(TopicKey.ALERTS), encode(alert), key=alert.alert_id.encode())
+
+    async def _send(
+        self,
+        topic: str,
+        value: bytes,
+        *,
+        key: bytes | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        try:
+            await self._producer.send_and_wait(topic, value, key=key, headers=headers)
+        except KafkaError:
+            self.metrics.broker_errors.inc()
+            raise
 
     async def readiness(self, consumer: AIOKafkaConsumer) -> dict[str, bool]:
         checks = {"config": True, "redis": False, "broker": False}
@@ -481,6 +532,7 @@ async def run_notifier(settings: NotifierSettings) -> None:
             asyncio.create_task(notifier.consume(consumer)),
             dispatching,
             asyncio.create_task(notifier.tick()),
+            asyncio.create_task(notifier.report_lag(consumer)),
         ]
         stop_wait = asyncio.create_task(notifier._stop.wait())
         done, _ = await asyncio.wait([*tasks, stop_wait], return_when=asyncio.FIRST_COMPLETED)

@@ -302,9 +302,12 @@ class Dispatcher:
         for plan in plans:
             inhibited, sent = checked.get(id(plan), (False, [False] * len(plan.planned)))
             todo = [d for d, done in zip(plan.planned, sent, strict=True) if not done]
+            if len(todo) < len(plan.planned):
+                self._metrics.alerts.labels(plan.alert.rule_id, "suppressed_dedup").inc()
             if inhibited and todo:
                 log.info("alert %s inhibited by a critical alert for %s", plan.alert.alert_id, plan.token)
                 self._metrics.muted.labels("inhibited").inc()
+                self._metrics.alerts.labels(plan.alert.rule_id, "suppressed_inhibit").inc()
                 todo = []
             entry = _Entry(plan.entry_id, plan.alert, {d.key for d in todo})
             self._held[plan.entry_id] = entry
@@ -347,6 +350,7 @@ class Dispatcher:
         if silence is not None and planned:
             log.info("alert %s silenced by %s", alert.alert_id, silence.id)
             self._metrics.muted.labels("silenced").inc()
+            self._metrics.alerts.labels(alert.rule_id, "suppressed_silence").inc()
             planned = []
         mode, token = inhibition(alert)
         return _Plan(entry_id, alert, planned, mode, token)
@@ -471,6 +475,7 @@ class Dispatcher:
         return True
 
     def _reschedule(self, batch: list[_Pending], retry_after_s: float | None) -> None:
+        self._metrics.delivery_retries.labels(batch[0].delivery.target.target.type).inc()
         for p in batch:
             p.attempt += 1
             p.in_flight = False
@@ -559,6 +564,7 @@ class Dispatcher:
                     await self._channels[target.key].send(notification)
                 except RetryableSendError as exc:
                     self._metrics.deliveries.labels(target.target.type, "retry").inc()
+                    self._metrics.delivery_retries.labels(target.target.type).inc()
                     log.warning("digest for %s will be retried: %s", target.key, exc)
                     await self._outbox.release_digest(target.key)
                     continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -14,6 +15,17 @@ CONSUMED_TOPICS = ("tagged-events", "incidents")
 CONSUME_OUTCOMES = ("ok", "dead_lettered")
 ALERT_STATUSES = ("firing", "resolved")
 MUTE_REASONS = ("silenced", "inhibited")
+ALERT_OUTCOMES = (
+    "fired",
+    "resolved",
+    "suppressed_dedup",
+    "suppressed_silence",
+    "suppressed_inhibit",
+    "suppressed_cooldown",
+)
+# Logical topics whose messages the notifier dead-letters (alerts: undeliverable alerts).
+DEAD_LETTER_TOPICS = ("tagged-events", "incidents", "alerts")
+REASON_CLASSES = ("decode", "validation", "processing", "input")
 
 
 @dataclass(frozen=True)
@@ -28,9 +40,26 @@ class NotifierMetrics:
     digests: Counter
     outbox_held: Gauge
     silences_active: Gauge
+    alerts: Counter
+    consumer_lag: Gauge
+    delivery_retries: Counter
+    dead_letters: Counter
+    redis_errors: Counter
+    broker_errors: Counter
+
+    def register_rules(self, rule_ids: Iterable[str]) -> None:
+        """Create the alert series of the configured rules at zero."""
+        for rule in rule_ids:
+            for outcome in ALERT_OUTCOMES:
+                self.alerts.labels(rule, outcome)
+
+    def alert_decided(self, rule: str, status: str) -> None:
+        self.alerts.labels(rule, "fired" if status == "firing" else "resolved").inc()
 
 
-def create_metrics(registry: CollectorRegistry, **build: str) -> NotifierMetrics:
+def create_metrics(
+    registry: CollectorRegistry, *, rules: Iterable[str] = (), **build: str
+) -> NotifierMetrics:
     m = NotifierMetrics(
         # Messages read from the input topics, by topic and outcome.
         consumed=Counter(
@@ -92,7 +121,45 @@ def create_metrics(registry: CollectorRegistry, **build: str) -> NotifierMetrics
         silences_active=Gauge(
             "borderwatch_notifier_silences_active", "Silences in force.", registry=registry
         ),
+        # What became of each alert a rule produced: fired/resolved, or why it was held back.
+        alerts=Counter(
+            "borderwatch_notifier_alerts_total",
+            "Alerts by rule and outcome (fired, resolved, suppressed_*).",
+            ["rule", "outcome"],
+            registry=registry,
+        ),
+        # Messages not yet read per input partition (high watermark minus position).
+        consumer_lag=Gauge(
+            "borderwatch_notifier_consumer_lag_messages",
+            "Messages behind the high watermark, by input topic and partition.",
+            ["topic", "partition"],
+            registry=registry,
+        ),
+        # Sends rescheduled for another attempt (retryable failure or an unexpected error).
+        delivery_retries=Counter(
+            "borderwatch_notifier_delivery_retries_total",
+            "Sends rescheduled, by channel kind.",
+            ["channel"],
+            registry=registry,
+        ),
+        # Messages written to a dead-letter topic, by the topic they came from and reason class.
+        dead_letters=Counter(
+            "borderwatch_notifier_dead_letters_total",
+            "Dead letters, by source topic and reason class.",
+            ["topic", "reason_class"],
+            registry=registry,
+        ),
+        redis_errors=Counter(
+            "borderwatch_notifier_redis_errors_total", "Redis errors caught.", registry=registry
+        ),
+        broker_errors=Counter(
+            "borderwatch_notifier_broker_errors_total", "Kafka errors caught.", registry=registry
+        ),
     )
+    m.register_rules(rules)
+    for topic in DEAD_LETTER_TOPICS:
+        for reason_class in REASON_CLASSES:
+            m.dead_letters.labels(topic, reason_class)
     for topic in CONSUMED_TOPICS:
         for outcome in CONSUME_OUTCOMES:
             m.consumed.labels(topic, outcome)
@@ -104,6 +171,7 @@ def create_metrics(registry: CollectorRegistry, **build: str) -> NotifierMetrics
         m.ingest_to_delivery_seconds.labels(kind)
         for outcome in DELIVERY_OUTCOMES:
             m.deliveries.labels(kind, outcome)
+        m.delivery_retries.labels(kind)
     for reason in MUTE_REASONS:
         m.muted.labels(reason)
     for kind in ("burst", "scheduled"):
