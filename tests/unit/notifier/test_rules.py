@@ -1,47 +1,17 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from schemas import Crossing, CrossingState, Label, Place, Region, Severity, TaggedEventV1
+from schemas import Place
 from services.common.yaml_config import ConfigError
 from services.notifier.evaluate import InMemoryRuleState, RuleEngine, plan_updates
 from services.notifier.rules import RuleSet, alert_id, groups_of, load_rules, matches, window_start
-
-T0 = datetime(2025, 10, 12, 6, 0, tzinfo=UTC)
-
-
-def event(
-    item: str,
-    *,
-    labels: list[str],
-    crossings: Sequence[tuple[str, str]] = (),
-    places: Sequence[str] = (),
-    region: str = "af-pak",
-    at: datetime = T0,
-    source: str = "wire",
-    severity: str = "medium",
-) -> TaggedEventV1:
-    return TaggedEventV1(
-        event_id=f"ev-{item}",
-        item_id=item,
-        source=source,
-        title=f"title {item}",
-        published_at=at,
-        ingested_at=at,
-        tagged_at=at,
-        labels=[Label(lb) for lb in labels],
-        crossings=[Crossing(name=n, state=CrossingState(s)) for n, s in crossings],
-        places=[Place(name=p, mention=p, kind="district") for p in places],
-        region=Region(region),
-        severity=Severity(severity),
-        classifier_version="t",
-        taxonomy_version="t",
-    )
+from tests.unit.notifier.rule_cases import T0
+from tests.unit.notifier.rule_cases import ev as event
 
 
 def ruleset(yaml_text: str, tmp_path: Path) -> RuleSet:
