@@ -35,7 +35,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
@@ -47,13 +47,15 @@ from aiokafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import Field
 
-from schemas.codec import InvalidMessage, encode
+from schemas.codec import encode
 from schemas.topics import TOPICS, TopicKey
-from services.classifier.dlq_limit import DeadLetterLimitExceeded, DlqLimit, DlqLimitConfig
-from services.classifier.incidents import IncidentBook, IncidentConfig
+from services.classifier.batch_core import INCIDENTS, STORIES, BatchOutcome, ClassifierCore, TableChange
+from services.classifier.core_process import CoreFailed, CoreRunner, make_runner
+from services.classifier.dlq_limit import DlqLimitConfig
+from services.classifier.incidents import IncidentConfig
 from services.classifier.metrics import ClassifierMetrics, create_metrics
-from services.classifier.process import ItemTagger, classify, cloudevent_headers
-from services.classifier.stories import StoryConfig, StoryIndex
+from services.classifier.process import ItemTagger
+from services.classifier.stories import StoryConfig
 from services.classifier.tagger import load_tagger
 from services.common.clock import Clock, utc_now
 from services.common.dead_letters import dead_letter_headers, make_dead_letter
@@ -97,6 +99,12 @@ class ClassifierSettings(CommonSettings):
     classifier_dlq_max_consecutive: int = Field(default=200, ge=1)
     classifier_dlq_window_s: float = Field(default=60.0, gt=0)
     classifier_dlq_min_messages: int = Field(default=50, ge=1)
+    classifier_tag_processes: int = Field(
+        default=1,
+        ge=0,
+        le=1,
+        description="1: tag in a process beside the event loop (uses a second core); 0: in the loop.",
+    )
 
 
 class _Output(NamedTuple):
@@ -113,51 +121,30 @@ class _Output(NamedTuple):
     current: Callable[[], bytes | None] | None = None
 
 
-class _TextKeys(MutableMapping[str, bytes]):
-    """A raw-serialised faust table seen with text keys (the changelog carries UTF-8 bytes).
+class _Table:
+    """A raw-serialised faust table that the core's state writes are applied to.
 
-    Writes go to the table's store and their changelog records to ``changes``, which the batch
-    sends with its other outputs and awaits before its offsets can be committed. (Assigning to
-    the table itself would queue each record in faust's producer buffer, which sends one record
-    per event-loop turn and stops consumption while more than 100 are queued.) Keys go through
-    the producer's default partitioner, like the table's own writes with ``use_partitioner``.
+    Each write goes to the table's store and becomes a changelog record that the batch sends
+    with its other outputs and awaits before its offsets can be committed. (Assigning to the table
+    itself would queue each record in faust's producer buffer, which sends one record per
+    event-loop turn and stops consumption while more than 100 are queued.) Keys go through the
+    producer's default partitioner, like the table's own writes with ``use_partitioner``.
     """
 
     def __init__(self, table: Any) -> None:
-        self._table = table
         self._data = table.data
         self._changelog: str = table.changelog_topic.get_topic_name()
-        self.changes: list[_Output] = []
 
-    def __getitem__(self, key: str) -> bytes:
-        value = self._data.get(key.encode())
-        if value is None:
-            raise KeyError(key)
-        return bytes(value)
+    def snapshot(self) -> dict[str, bytes]:
+        return {bytes(k).decode(): bytes(v) for k, v in list(self._data.items()) if v is not None}
 
-    def _record(self, key: bytes, value: bytes | None) -> None:
-        data = self._data
-        self.changes.append(_Output(self._changelog, key, value, [], lambda: data.get(key)))
-
-    def __setitem__(self, key: str, value: bytes) -> None:
-        raw = key.encode()
-        self._data[raw] = value
-        self._record(raw, value)
-
-    def __delitem__(self, key: str) -> None:
-        raw = key.encode()
-        del self._data[raw]
-        self._record(raw, None)
-
-    def __iter__(self) -> Iterator[str]:
-        return (bytes(k).decode() for k in list(self._data.keys()))
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def take_changes(self) -> list[_Output]:
-        changes, self.changes = self.changes, []
-        return changes
+    def apply(self, change: TableChange) -> _Output:
+        data, key = self._data, change.key.encode()
+        if change.value is None:
+            data.pop(key, None)
+        else:
+            data[key] = change.value
+        return _Output(self._changelog, key, change.value, [], lambda: data.get(key))
 
 
 class _DeliveryFailed(RuntimeError):
@@ -187,9 +174,6 @@ class _Decided(NamedTuple):
 
     out: list[_Output]
     ingested: list[float]
-
-
-_YIELD_EVERY = 50  # records decided between two turns of the event loop
 
 
 class RawItemsConsumer(mode.Service):
@@ -351,13 +335,32 @@ class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._owner.load_committed(assigned)
 
 
+def build_core(settings: ClassifierSettings, tagger: ItemTagger) -> ClassifierCore:
+    """The pure per-batch core with the service's story, incident and stop-switch settings."""
+    return ClassifierCore(
+        tagger,
+        StoryConfig(
+            threshold=settings.classifier_story_threshold,
+            window=timedelta(hours=settings.classifier_story_window_h),
+        ),
+        IncidentConfig(retention=timedelta(days=settings.classifier_incident_retention_days)),
+        DlqLimitConfig(
+            max_ratio=settings.classifier_dlq_max_ratio,
+            max_consecutive=settings.classifier_dlq_max_consecutive,
+            window_s=settings.classifier_dlq_window_s,
+            min_messages=settings.classifier_dlq_min_messages,
+        ),
+    )
+
+
 def create_app(
     settings: ClassifierSettings,
-    tagger: ItemTagger,
+    runner: CoreRunner,
     clock: Clock = utc_now,
     registry: CollectorRegistry | None = None,
     halt: Callable[[str], None] = _halt,
 ) -> faust.App:
+    """The faust app; ``runner`` is where batches are decided (:mod:`~services.classifier.core_process`)."""
     registry = registry or CollectorRegistry()
     partitions = TOPICS[TopicKey.RAW_ITEMS].partitions
     raw_name = settings.topic(TopicKey.RAW_ITEMS)
@@ -391,7 +394,7 @@ def create_app(
     incidents_name = settings.topic(TopicKey.INCIDENTS)
     dlq_name = settings.topic(TopicKey.RAW_ITEMS_DLQ)
 
-    def table(name: str) -> _TextKeys:
+    def table(name: str) -> _Table:
         # The changelog keeps the name it had when faust's app id was the group id.
         changelog = app.topic(
             f"{group}-{name}-changelog",
@@ -411,32 +414,14 @@ def create_app(
             use_partitioner=True,
             changelog_topic=changelog,
         )
-        return _TextKeys(faust_table)
+        return _Table(faust_table)
 
-    story_table, incident_table = table("stories"), table("incidents")
-    stories = StoryIndex(
-        story_table,
-        StoryConfig(
-            threshold=settings.classifier_story_threshold,
-            window=timedelta(hours=settings.classifier_story_window_h),
-        ),
-    )
-    book = IncidentBook(
-        incident_table,
-        IncidentConfig(retention=timedelta(days=settings.classifier_incident_retention_days)),
-        defer_writes=True,
-    )
-    limit = DlqLimit(
-        DlqLimitConfig(
-            max_ratio=settings.classifier_dlq_max_ratio,
-            max_consecutive=settings.classifier_dlq_max_consecutive,
-            window_s=settings.classifier_dlq_window_s,
-            min_messages=settings.classifier_dlq_min_messages,
-        )
-    )
+    tables = {STORIES: table(STORIES), INCIDENTS: table(INCIDENTS)}
     state_generation: dict[str, int | None] = {"rebuilt_for": None}
+    # Changelog records of a state rebuild, sent with the next batch's outputs.
+    rebuilt_writes: list[_Output] = []
 
-    changelogs = {f"{group}-{name}-changelog" for name in ("stories", "incidents")}
+    changelogs = {f"{group}-{name}-changelog" for name in tables}
     every_changelog_partition = len(changelogs) * partitions
     waiting_logged: dict[str, int | None] = {"generation": None}
 
@@ -464,7 +449,11 @@ def create_app(
             await recovery.completed.wait()
         generation = app.consumer_generation_id
         if state_generation["rebuilt_for"] != generation:
-            log.info("rebuilt state: %d story signatures, %d incidents", stories.rebuild(), book.rebuild())
+            story_count, incident_count, changes = await runner.load_state(
+                tables[STORIES].snapshot(), tables[INCIDENTS].snapshot()
+            )
+            rebuilt_writes.extend(tables[c.table].apply(c) for c in changes)
+            log.info("rebuilt state: %d story signatures, %d incidents", story_count, incident_count)
             state_generation["rebuilt_for"] = generation
 
     async def deliver(records: list[_Output]) -> None:
@@ -517,7 +506,6 @@ def create_app(
         )
 
     def dead_letter(message: _Record, reason: str, reason_class: str, out: list[_Output]) -> None:
-        limit.check_dead_letter(time.monotonic())  # raises DeadLetterLimitExceeded
         letter = make_dead_letter(
             service=SERVICE,
             reason=reason,
@@ -532,75 +520,63 @@ def create_app(
         metrics.items.labels("dead_lettered", reason_class).inc()
         out.append(_Output(dlq_name, message.key, encode(letter), dead_letter_headers(letter)))
 
-    def handle_records(batch: list[_Record], out: list[_Output]) -> list[float]:
-        """Decide every record's outputs (appended to ``out``); returns the tagged events' ingest times."""
-        ingested: list[float] = []
-        now = clock()
-        took_all: list[float] = []
-        label_counts: dict[str, int] = {}
-        try:
-            for message in batch:
-                try:
-                    tagged, took = classify(message.value, tagger, stories, book, now, time.perf_counter)
-                except InvalidMessage as exc:
-                    dead_letter(message, exc.reason, exc.reason_class, out)
-                    continue
-                except DeadLetterLimitExceeded:
-                    raise
-                except Exception as exc:  # per-record isolation: never let one item stop the stream
-                    log.exception(
-                        "tagging failed for %s[%s]@%s", message.topic, message.partition, message.offset
-                    )
-                    dead_letter(message, f"tagging failed: {type(exc).__name__}: {exc}", "processing", out)
-                    continue
-                limit.record_ok(time.monotonic())
-                out.append(
-                    _Output(tagged_name, tagged.item_id.encode(), encode(tagged), cloudevent_headers(tagged))
-                )
-                took_all.append(took)
-                for label in tagged.labels:
-                    label_counts[label.value] = label_counts.get(label.value, 0) + 1
-                ingested.append(tagged.ingested_at.timestamp())
-        finally:
-            metrics.items.labels("ok", "none").inc(len(took_all))
-            for took in took_all:
-                metrics.tagging_seconds.observe(took)
-            for label_value, count in label_counts.items():
-                metrics.labels.labels(label_value).inc(count)
-        return ingested
-
-    async def decide(batch: list[Any]) -> _Decided | None:
-        """Decide a batch's outputs (None: the stop-switch halted the worker). Yields to the event
-        loop every ``_YIELD_EVERY`` records, so the previous batch's sends and acks go on meanwhile."""
-        started = time.perf_counter()
+    def outputs(batch: list[_Record], outcome: BatchOutcome) -> _Decided:
+        """The records to send for a decided batch, in message order, and the metrics it moves."""
         out: list[_Output] = []
         ingested: list[float] = []
+        label_counts: dict[str, int] = {}
+        tagged = 0
+        for item in outcome.items:
+            if item.event is None:
+                message = batch[item.position]
+                if item.detail:
+                    log.error(
+                        "tagging failed for %s[%s]@%s\n%s",
+                        message.topic,
+                        message.partition,
+                        message.offset,
+                        item.detail,
+                    )
+                dead_letter(message, item.reason or "", item.reason_class or "processing", out)
+                continue
+            out.append(_Output(tagged_name, item.key, item.event, item.headers))
+            tagged += 1
+            metrics.tagging_seconds.observe(item.tagging_seconds)
+            for label in item.labels:
+                label_counts[label] = label_counts.get(label, 0) + 1
+            ingested.append(item.ingested_at)
+        metrics.items.labels("ok", "none").inc(tagged)
+        for label_value, count in label_counts.items():
+            metrics.labels.labels(label_value).inc(count)
+        for revision in outcome.incidents:
+            out.append(_Output(incidents_name, revision.key, revision.value, []))
+            metrics.incident_updates.labels(revision.label).inc()
+        # Table writes once per batch, delivered (and awaited) with the batch's outputs.
+        out.extend(rebuilt_writes)
+        rebuilt_writes.clear()
+        out.extend(tables[change.table].apply(change) for change in outcome.changes)
+        metrics.stories_indexed.set(outcome.stories_indexed)
+        return _Decided(out, ingested)
+
+    async def decide(batch: list[Any]) -> _Decided | None:
+        """Decide a batch's outputs (None: the worker halted). While the core decides, the event
+        loop goes on sending the previous batch's outputs and taking their acks."""
+        started = time.perf_counter()
         try:
-            try:
-                for start in range(0, len(batch), _YIELD_EVERY):
-                    ingested.extend(handle_records(batch[start : start + _YIELD_EVERY], out))
-                    await asyncio.sleep(0)
-            finally:
-                # One revision per touched incident for the whole batch (also when the stop-switch
-                # tripped: the revisions of what was decided go out with it).
-                for update in book.take_updates(clock()):
-                    out.append(_Output(incidents_name, update.incident_id.encode(), encode(update), []))
-                    metrics.incident_updates.labels(update.label.value).inc()
-                # Table writes once per batch, delivered (and awaited) with the batch's outputs.
-                stories.flush()
-                book.flush()
-                out.extend(story_table.take_changes())
-                out.extend(incident_table.take_changes())
-        except DeadLetterLimitExceeded as exc:
+            outcome = await runner.decide([message.value for message in batch], clock())
+        except CoreFailed as exc:
+            halt(f"tagging core: {exc}")
+            return None
+        decided = outputs(batch, outcome)
+        if outcome.halted is not None:
             # What was decided before the limit is delivered; the rest stays uncommitted.
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(deliver(out), timeout=30)
-            halt(f"dead-letter stop-switch: {exc}")
+                await asyncio.wait_for(deliver(decided.out), timeout=30)
+            halt(f"dead-letter stop-switch: {outcome.halted}")
             return None
         metrics.stage_seconds.labels("process").observe(time.perf_counter() - started)
         metrics.batch_size.observe(len(batch))
-        metrics.stories_indexed.set(len(stories))
-        return _Decided(out, ingested)
+        return decided
 
     async def deliver_decided(decided: _Decided) -> bool:
         """True once the broker acknowledged every output (False: the worker halted)."""
@@ -616,8 +592,9 @@ def create_app(
             return False
         metrics.stage_seconds.labels("deliver").observe(time.perf_counter() - sent)
         done = clock().timestamp()
+        ingested_to_tagged = metrics.pipeline_latency_seconds.labels("ingested_to_tagged")
         for at in decided.ingested:
-            metrics.publish_to_tagged_seconds.observe(max(0.0, done - at))
+            ingested_to_tagged.observe(max(0.0, done - at))
         return True
 
     def refresh_lag() -> None:
@@ -678,9 +655,14 @@ def run_classifier(settings: ClassifierSettings) -> None:
     tagger = load_tagger(settings.taxonomy_file, settings.gazetteer_path)
     ensure_topics(settings)
     settings.classifier_data_dir.mkdir(parents=True, exist_ok=True)
-    app = create_app(settings, tagger)
+    # The tagging process is forked here, before faust starts any thread.
+    runner = make_runner(build_core(settings, tagger), settings.classifier_tag_processes)
+    app = create_app(settings, runner)
     worker = _JsonLoggingWorker(app, loglevel=settings.log_level.lower(), quiet=True)
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    finally:
+        runner.close()
 
 
 class _JsonLoggingWorker(faust.Worker):

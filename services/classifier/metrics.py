@@ -12,6 +12,8 @@ from services.common.metrics import LATENCY_BUCKETS, register_build_info
 OUTCOMES = ("ok", "dead_lettered")
 REASON_CLASSES = ("none", "decode", "validation", "processing")
 BATCH_STAGES = ("process", "deliver")
+# Stages of the pipeline whose latency the classifier observes (the family spans every service).
+PIPELINE_STAGES = ("ingested_to_tagged",)
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,7 @@ class ClassifierMetrics:
     items: Counter
     tagging_seconds: Histogram
     labels: Counter
-    publish_to_tagged_seconds: Histogram
+    pipeline_latency_seconds: Histogram
     incident_updates: Counter
     stories_indexed: Gauge
     batch_size: Histogram
@@ -51,10 +53,11 @@ def create_metrics(
         labels=Counter(
             "borderwatch_classifier_labels_total", "Labels on tagged events.", ["label"], registry=registry
         ),
-        # From the item's ingest time to its tagged event being acknowledged by the broker.
-        publish_to_tagged_seconds=Histogram(
-            "borderwatch_classifier_ingest_to_tagged_seconds",
-            "Ingest to tagged-event acknowledgement.",
+        # ingested_to_tagged: from the item's ingest time to its tagged event being acknowledged.
+        pipeline_latency_seconds=Histogram(
+            "borderwatch_classifier_pipeline_latency_seconds",
+            "Seconds between pipeline stages (ingested_to_tagged: ingest to tagged-event ack).",
+            ["stage"],
             buckets=LATENCY_BUCKETS,
             registry=registry,
         ),
@@ -100,6 +103,8 @@ def create_metrics(
     )
     for stage in BATCH_STAGES:
         m.stage_seconds.labels(stage)
+    for stage in PIPELINE_STAGES:
+        m.pipeline_latency_seconds.labels(stage)
     m.items.labels("ok", "none")
     for reason in REASON_CLASSES[1:]:
         m.items.labels("dead_lettered", reason)

@@ -170,13 +170,15 @@ def replay(
     rate: float | None = None,
     speedup: float | None = None,
     progress: Callable[[int], None] | None = None,
+    metrics: IngestMetrics | None = None,
 ) -> ReplaySummary:
     """Produce every new valid line of ``path`` to raw-items and every invalid one to its DLQ.
 
     Returns after the broker acknowledged every message; items seen before are counted as
     duplicates and not produced again. Raises :class:`PublishUnavailable` when the broker stays
     unavailable, so a caller never reports an item as accepted that the broker did not take.
-    ``progress`` receives the number of (uncompressed) bytes read so far.
+    ``progress`` receives the number of (uncompressed) bytes read so far; ``metrics`` (default: a
+    private registry, as a one-shot command serves no ``/metrics``) counts what the replay did.
     """
     ensure_topics(settings)
     own_producer = producer is None
@@ -184,7 +186,13 @@ def replay(
     try:
         return asyncio.run(
             _replay(
-                settings, path, prod, clock=clock, pacer=Pacer(rate=rate, speedup=speedup), progress=progress
+                settings,
+                path,
+                prod,
+                clock=clock,
+                pacer=Pacer(rate=rate, speedup=speedup),
+                progress=progress,
+                metrics=metrics or create_metrics(CollectorRegistry()),
             )
         )
     finally:
@@ -200,9 +208,9 @@ async def _replay(
     clock: Clock,
     pacer: Pacer,
     progress: Callable[[int], None] | None,
+    metrics: IngestMetrics,
 ) -> ReplaySummary:
     redis = create_redis(settings)
-    metrics = create_metrics(CollectorRegistry())
     publisher = create_publisher(settings, producer, redis, metrics)
     pool = NormalisePool(settings.ingest_normalise_workers)
     dlq_topic = settings.topic(TopicKey.RAW_ITEMS_DLQ)

@@ -22,15 +22,23 @@ from services.ingest.submission import ItemSubmission, Origin, SubmissionRejecte
 
 
 class EncodedItem(NamedTuple):
-    """A normalised item ready to send: its id (the Kafka key) and its ``RawItemV1`` JSON."""
+    """A normalised item ready to send: its id (the Kafka key) and its ``RawItemV1`` JSON.
+
+    ``published_to_ingested_s`` is ``ingested_at - published_at`` in seconds, at least 0 (clock
+    skew), or None when the source gave no publication time (the stage latency skips it).
+    """
 
     id: str
     value: bytes
     published_at: datetime
+    published_to_ingested_s: float | None = None
 
 
 def encoded(item: RawItemV1) -> EncodedItem:
-    return EncodedItem(item.id, encode(item), item.published_at)
+    lag = None
+    if not item.published_at_missing:
+        lag = max(0.0, (item.ingested_at - item.published_at).total_seconds())
+    return EncodedItem(item.id, encode(item), item.published_at, lag)
 
 
 @dataclass(frozen=True)

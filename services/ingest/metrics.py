@@ -5,12 +5,13 @@ The ``feed`` label takes the ids of the configured feeds: a bounded set chosen b
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from services.common.metrics import LATENCY_BUCKETS, register_build_info
+from services.ingest.batches import EncodedItem
 from services.ingest.feed_parse import FEED_ERROR_REASONS
 
 ORIGINS = ("replay", "feed", "push")
@@ -19,6 +20,10 @@ API_STATUSES = ("202", "400", "401", "403", "413", "429", "503")
 POLL_OUTCOMES = ("ok", "not_modified", "error")
 DEAD_LETTER_TOPICS = ("raw-items",)
 REASON_CLASSES = ("decode", "validation", "processing", "input")
+# Stages of the pipeline whose latency ingest observes (the family spans every service).
+PIPELINE_STAGES = ("published_to_ingested",)
+# Feeds publish minutes to hours before a poll sees the item: the latency goals' edges and beyond.
+PUBLISHED_TO_INGESTED_BUCKETS: tuple[float, ...] = (*LATENCY_BUCKETS, 300.0, 900.0, 3600.0, 21600.0, 86400.0)
 FEED_ERROR_KINDS = (
     *FEED_ERROR_REASONS,
     "http_status",
@@ -60,6 +65,17 @@ class IngestMetrics:
     redis_errors: Counter
     # Broker errors caught (sends not acknowledged).
     broker_errors: Counter
+    # Per accepted item (broker acknowledged): its ingest time minus its publication time, by stage.
+    pipeline_latency_seconds: Histogram
+
+    def observe_ingested(self, items: Sequence[EncodedItem], acked: Sequence[str]) -> None:
+        """Observe published_to_ingested for the ``items`` whose ids the broker acknowledged."""
+        stage = self.pipeline_latency_seconds.labels(stage="published_to_ingested")
+        taken = None if len(acked) == len(items) else set(acked)
+        for item in items:
+            lag = item.published_to_ingested_s
+            if lag is not None and (taken is None or item.id in taken):
+                stage.observe(lag)
 
     def register_feeds(self, feed_ids: Iterable[str]) -> None:
         """Create every series of the configured feeds at zero."""
@@ -151,7 +167,16 @@ def create_metrics(registry: CollectorRegistry) -> IngestMetrics:
         broker_errors=Counter(
             "borderwatch_ingest_broker_errors_total", "Kafka errors caught.", registry=registry
         ),
+        pipeline_latency_seconds=Histogram(
+            "borderwatch_ingest_pipeline_latency_seconds",
+            "Seconds between pipeline stages (published_to_ingested: publication to ingest).",
+            ["stage"],
+            buckets=PUBLISHED_TO_INGESTED_BUCKETS,
+            registry=registry,
+        ),
     )
+    for stage in PIPELINE_STAGES:
+        metrics.pipeline_latency_seconds.labels(stage=stage)
     for topic in DEAD_LETTER_TOPICS:
         for reason_class in REASON_CLASSES:
             metrics.dead_letters.labels(topic=topic, reason_class=reason_class)

@@ -241,6 +241,7 @@ class Publisher:
             await loop.run_in_executor(self._executor, self._send_all, records, tracker)
             await self._settled(tracker)
             acked = list(tracker.acked)
+            self._metrics.observe_ingested(items, acked)
             if acked:
                 try:
                     await self._seen.mark(acked)

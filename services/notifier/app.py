@@ -330,10 +330,12 @@ class Notifier:
             )
             self.metrics.consumed.labels("tagged-events", "ok").inc(len(events))
             self._log_fired(fired)
+            self.metrics.observe_alerted(fired, {e.event_id: e.tagged_at for e in events})
         for update in updates:
             fired = await self._evaluate("incidents", functools.partial(self._observe_incident, update))
             self.metrics.consumed.labels("incidents", "ok").inc()
             self._log_fired(fired)
+            self.metrics.observe_alerted(fired, {}, fallback=update.updated_at)
 
     async def _observe_incident(self, update: Any) -> list[AlertV1]:
         return await self.engine.observe_incident(update, self._clock())

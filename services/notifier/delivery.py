@@ -470,6 +470,7 @@ class Dispatcher:
                 latency = ingest_to_delivery_seconds(p.delivery.alert, delivered)
                 if latency is not None:
                     self._metrics.ingest_to_delivery_seconds.labels(kind).observe(max(0.0, latency))
+                self._metrics.observe_delivered(p.delivery.alert, delivered)
                 p.entry.delivered_at = p.entry.delivered_at or delivered
         await self._fault("after_send")
         return True

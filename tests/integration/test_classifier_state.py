@@ -81,8 +81,12 @@ class Classifier:
 
 
 @pytest.fixture
-def classifier(kafka_bootstrap: str, redis_url: str, namespace: str, tmp_path: Path):
-    c = Classifier(kafka_bootstrap, redis_url, namespace, tmp_path)
+def classifier(
+    request: pytest.FixtureRequest, kafka_bootstrap: str, redis_url: str, namespace: str, tmp_path: Path
+):
+    # Batches are decided in a tagging process by default; "0" decides them in the event loop.
+    processes = getattr(request, "param", "1")
+    c = Classifier(kafka_bootstrap, redis_url, namespace, tmp_path, BW_CLASSIFIER_TAG_PROCESSES=processes)
     c.proc.start()
     try:
         yield c
@@ -101,6 +105,7 @@ def _reports(updates: list[IncidentV1]) -> int:
     return revisions[-1].report_count if revisions else 0
 
 
+@pytest.mark.parametrize("classifier", ["1", "0"], indirect=True, ids=["tagging-process", "in-loop"])
 def test_copies_share_a_story_and_incidents_survive_a_restart(classifier: Classifier) -> None:
     wire = _item("frontier-wire", "Pakistan shuts Torkham crossing after overnight firing", CLOSURE_BODY, 0)
     syndicated = _item(
@@ -240,6 +245,10 @@ def test_metrics_health_and_readiness_are_served(classifier: Classifier) -> None
     assert 'borderwatch_classifier_labels_total{label="closure"} 1.0' in text
     assert 'borderwatch_classifier_items_total{outcome="dead_lettered",reason_class="decode"} 0.0' in text
     assert "borderwatch_classifier_tagging_seconds_count 1.0" in text
+    # Observed once the tagged event was acknowledged (the item's ingest time lies in the past).
+    stage = 'stage="ingested_to_tagged"'
+    assert f"borderwatch_classifier_pipeline_latency_seconds_count{{{stage}}} 1.0" in text
+    assert f'borderwatch_classifier_pipeline_latency_seconds_bucket{{le="60.0",{stage}}} 0.0' in text
     assert "borderwatch_classifier_build_info" in text
 
 

@@ -2,8 +2,11 @@
 
 The three services run as subprocesses under a fresh namespace; Prometheus runs on a free
 loopback port with its own data directory and a 1 s scrape interval. Items pushed through the
-ingest API must move each service's key series; then every PromQL expression of the Grafana
-dashboard and every rule of deploy/prometheus/rules must evaluate without error.
+ingest API must move each service's key series, every stage of the pipeline latency and the
+test rule's alert count; malformed messages produced straight to the input topics must move the
+dead-letter counts; series that only move on failures must exist at zero. Then every PromQL
+expression of the Grafana dashboard and every rule of deploy/prometheus/rules must evaluate
+without error.
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from schemas.topics import TopicKey, topic_name
+from tests.integration.kafka_helpers import produce_raw
 from tests.integration.processes import ROOT, ServiceProcess, free_port, service_env, wait_until
 from tests.services import unavailable
 from tests.sinks import HttpSink
@@ -121,10 +127,17 @@ class Prometheus:
         return float(result[0]["value"][1]) if result else float("nan")
 
 
+@dataclass(frozen=True)
+class Stack:
+    prometheus: Prometheus
+    sink: HttpSink
+    ingest_port: int
+    namespace: str
+    kafka: str
+
+
 @pytest.fixture(scope="module")
-def stack(
-    kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Prometheus, HttpSink, int]]:
+def stack(kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if shutil.which("prometheus") is None:
         unavailable("Debian's prometheus is not installed (run scripts/prometheus.sh setup)")
     namespace = f"prom-{uuid.uuid4().hex[:10]}"
@@ -168,7 +181,7 @@ def stack(
                 service.start()
             started = prometheus.run("start")
             assert started.returncode == 0, started.stdout + started.stderr
-            yield prometheus, sink, ports["ingest"]
+            yield Stack(prometheus, sink, ports["ingest"], namespace, kafka_bootstrap)
         finally:
             stopped = prometheus.run("stop")
             for service in reversed(services):
@@ -204,25 +217,60 @@ KEY_SERIES = {
     "notifier": 'sum(borderwatch_notifier_consumed_total{outcome="ok"})',
     "deliveries": 'sum(borderwatch_notifier_deliveries_total{channel="webhook", outcome="ok"})',
 }
+# Every stage of the pipeline latency family, each observed by the service that ends it.
+STAGES = ("published_to_ingested", "ingested_to_tagged", "tagged_to_alerted", "alerted_to_delivered")
+STAGE_COUNTS = (
+    'sum by (stage) ({__name__=~"borderwatch_(ingest|classifier|notifier)_pipeline_latency_seconds_count"})'
+)
+ALERT_OUTCOMES = (
+    "fired",
+    "resolved",
+    "suppressed_dedup",
+    "suppressed_silence",
+    "suppressed_inhibit",
+    "suppressed_cooldown",
+)
+CHANNELS = ("console", "webhook", "slack", "email")
+REASON_CLASSES = ("decode", "validation", "processing", "input")
+NOTIFIER_DEAD_LETTER_TOPICS = ("tagged-events", "incidents", "alerts")
 
 
-def test_each_service_is_scraped_and_its_key_series_move_when_items_flow(
-    stack: tuple[Prometheus, HttpSink, int],
-) -> None:
-    prometheus, sink, ingest_port = stack
+def _wait_scraped(prometheus: Prometheus) -> None:
     wait_until(
         lambda: prometheus.value('sum(up{job=~"ingest|classifier|notifier"})') == 3,
         60,
         "Prometheus does not scrape all three services",
         on_fail=lambda: json.dumps(prometheus.api("targets"), indent=1),
     )
+
+
+def _by(prometheus: Prometheus, expr: str, label: str) -> dict[str, float]:
+    return {r["metric"].get(label, ""): float(r["value"][1]) for r in prometheus.query(expr)}
+
+
+def _either_topic(metric: str, *topics: str) -> str:
+    return " or ".join(f'{metric}{{topic="{topic}"}}' for topic in topics)
+
+
+def _push_and_wait_for_alerts(stack: Stack, count: int) -> None:
+    delivered = len(stack.sink.snapshot())
+    _push(stack.ingest_port, count)
+    wait_until(
+        lambda: len(stack.sink.snapshot()) >= delivered + count,
+        90,
+        "alerts of the pushed items did not arrive",
+    )
+
+
+def test_each_service_is_scraped_and_its_key_series_move_when_items_flow(stack: Stack) -> None:
+    prometheus = stack.prometheus
+    _wait_scraped(prometheus)
     for job in ("ingest", "classifier", "notifier"):
         assert prometheus.query(f'{{job="{job}", __name__=~"borderwatch_{job}_build_info"}}'), job
     before = {name: prometheus.value(expr) for name, expr in KEY_SERIES.items()}
     assert all(v == v for v in before.values()), f"key series missing before traffic: {before}"
 
-    _push(ingest_port, 5)
-    wait_until(lambda: len(sink.snapshot()) >= 5, 90, "alerts of the pushed items did not arrive")
+    _push_and_wait_for_alerts(stack, 5)
     wait_until(
         lambda: all(prometheus.value(expr) >= before[name] + 5 for name, expr in KEY_SERIES.items()),
         30,
@@ -231,6 +279,120 @@ def test_each_service_is_scraped_and_its_key_series_move_when_items_flow(
     )
     latency = prometheus.value("sum(borderwatch_notifier_ingest_to_delivery_seconds_count)")
     assert latency >= 5
+
+
+def test_stage_latencies_alert_outcomes_and_consumer_lag_follow_the_items(stack: Stack) -> None:
+    prometheus = stack.prometheus
+    _wait_scraped(prometheus)
+    fired = 'borderwatch_notifier_alerts_total{rule="every-item", outcome="fired"}'
+    # The test rule's outcomes exist from the start (the rule ids are known at start-up).
+    outcomes = _by(prometheus, 'borderwatch_notifier_alerts_total{rule="every-item"}', "outcome")
+    assert set(outcomes) == set(ALERT_OUTCOMES)
+    stages_before = _by(prometheus, STAGE_COUNTS, "stage")
+    fired_before = prometheus.value(fired)
+
+    _push_and_wait_for_alerts(stack, 3)
+
+    def moved() -> bool:
+        stages = _by(prometheus, STAGE_COUNTS, "stage")
+        return prometheus.value(fired) >= fired_before + 3 and all(
+            stages.get(stage, 0.0) > stages_before.get(stage, 0.0) for stage in STAGES
+        )
+
+    wait_until(
+        moved,
+        30,
+        "stage latency counts or the fired alerts did not move",
+        on_fail=lambda: f"stages {_by(prometheus, STAGE_COUNTS, 'stage')}, fired {prometheus.value(fired)}",
+    )
+    # Each stage has a quantile to show (the dashboard's stage panel, over a window with the items).
+    p99 = _by(
+        prometheus,
+        "histogram_quantile(0.99, sum by (le, stage) "
+        '(rate({__name__=~"borderwatch_(ingest|classifier|notifier)_pipeline_latency_seconds_bucket"}[5m])))',
+        "stage",
+    )
+    assert {stage for stage, value in p99.items() if value == value and value >= 0} >= set(STAGES), p99
+
+    # Consumer lag of each input topic: present, and back at 0 once the items are handled.
+    raw_topic = topic_name(TopicKey.RAW_ITEMS, stack.namespace)
+    tagged_topic = topic_name(TopicKey.TAGGED_EVENTS, stack.namespace)
+    # The topic label is the logical topic name or the namespaced one: either shows the lag.
+    classifier_lag = _either_topic("borderwatch_classifier_consumer_lag_messages", "raw-items", raw_topic)
+    notifier_lag = _either_topic("borderwatch_notifier_consumer_lag_messages", "tagged-events", tagged_topic)
+    for expr in (classifier_lag, notifier_lag):
+        _wait_lag_caught_up(prometheus, expr)
+
+
+def _wait_lag_caught_up(prometheus: Prometheus, expr: str) -> None:
+    wait_until(
+        lambda: bool(prometheus.query(expr)) and prometheus.value(f"max({expr})") == 0,
+        30,
+        f"{expr} is missing or does not come back to 0",
+        on_fail=lambda: json.dumps(prometheus.query(expr)),
+    )
+
+
+def test_failure_counters_exist_at_zero_and_dead_letters_count_through_prometheus(stack: Stack) -> None:
+    prometheus = stack.prometheus
+    _wait_scraped(prometheus)
+    # Nothing failed while items flowed: the failure-only series are there, at 0.
+    zero = {
+        "borderwatch_notifier_redis_errors_total": None,
+        "borderwatch_notifier_broker_errors_total": None,
+        "borderwatch_ingest_redis_errors_total": None,
+        "borderwatch_ingest_broker_errors_total": None,
+    }
+    for name in zero:
+        assert prometheus.query(name), f"{name} is not exported"
+        assert prometheus.value(f"sum({name})") == 0, name
+    assert _by(prometheus, "borderwatch_notifier_delivery_retries_total", "channel") == dict.fromkeys(
+        CHANNELS, 0.0
+    )
+    assert _by(prometheus, "borderwatch_ingest_dead_letters_total", "reason_class") == dict.fromkeys(
+        REASON_CLASSES, 0.0
+    )
+    notifier_letters = {
+        (r["metric"]["topic"], r["metric"]["reason_class"]): float(r["value"][1])
+        for r in prometheus.query("borderwatch_notifier_dead_letters_total")
+    }
+    assert set(notifier_letters) == {(t, c) for t in NOTIFIER_DEAD_LETTER_TOPICS for c in REASON_CLASSES}
+    classifier_letters = _by(
+        prometheus, 'borderwatch_classifier_items_total{outcome="dead_lettered"}', "reason_class"
+    )
+    assert {"decode", "validation"} <= set(classifier_letters)
+
+    # A tagged event that breaks the contract goes straight to the notifier's input topic, and an
+    # undecodable raw item to the classifier's: each service dead-letters it.
+    produce_raw(
+        stack.kafka,
+        topic_name(TopicKey.TAGGED_EVENTS, stack.namespace),
+        [json.dumps({"event_id": "not-a-tagged-event"}).encode()],
+    )
+    produce_raw(stack.kafka, topic_name(TopicKey.RAW_ITEMS, stack.namespace), [b"\xff not json"])
+    notifier_expr = (
+        'borderwatch_notifier_dead_letters_total{topic="tagged-events", reason_class="validation"}'
+    )
+    classifier_expr = 'borderwatch_classifier_items_total{outcome="dead_lettered", reason_class="decode"}'
+    wait_until(
+        lambda: (
+            prometheus.value(notifier_expr) == notifier_letters[("tagged-events", "validation")] + 1
+            and prometheus.value(classifier_expr) == classifier_letters["decode"] + 1
+        ),
+        60,
+        "the dead letters did not show in Prometheus",
+        on_fail=lambda: f"{prometheus.query(notifier_expr)} {prometheus.query(classifier_expr)}",
+    )
+    # The dashboard's dead-letter panel shows both, by service, topic and reason class.
+    panel = next(
+        expr for expr in _dashboard_expressions() if "dead_letters_total" in expr and "label_replace" in expr
+    )
+    shown = {
+        (r["metric"].get("service"), r["metric"].get("topic"), r["metric"].get("reason_class"))
+        for r in prometheus.query(panel.replace("$__rate_interval", "5m"))
+        if float(r["value"][1]) > 0
+    }
+    assert {("notifier", "tagged-events", "validation"), ("classifier", "raw-items", "decode")} <= shown
 
 
 def _dashboard_expressions() -> list[str]:
@@ -245,18 +407,28 @@ def _dashboard_expressions() -> list[str]:
     return found
 
 
-def test_every_dashboard_expression_evaluates(stack: tuple[Prometheus, HttpSink, int]) -> None:
-    prometheus, _, _ = stack
+def test_every_dashboard_expression_evaluates(stack: Stack) -> None:
+    prometheus = stack.prometheus
     expressions = _dashboard_expressions()
     assert len(expressions) >= 20
     for expr in expressions:
         # Grafana's $__rate_interval is at least four scrape intervals.
         answer = prometheus.api("query", query=expr.replace("$__rate_interval", "1m"))
         assert answer["status"] == "success", f"{expr}: {answer.get('error')}"
+    # Stage latency panels show data; the one over the whole family shows every stage.
+    stage_exprs = [
+        expr.replace("$__rate_interval", "1m") for expr in expressions if "pipeline_latency" in expr
+    ]
+    assert all(prometheus.query(expr) for expr in stage_exprs), stage_exprs
+    by_stage = [expr for expr in stage_exprs if "by (le, stage)" in expr]
+    assert by_stage
+    for expr in by_stage:
+        shown = _by(prometheus, expr, "stage")
+        assert set(shown) >= set(STAGES), f"{expr}: {shown}"
 
 
-def test_recording_and_alerting_rules_are_loaded_and_healthy(stack: tuple[Prometheus, HttpSink, int]) -> None:
-    prometheus, _, _ = stack
+def test_recording_and_alerting_rules_are_loaded_and_healthy(stack: Stack) -> None:
+    prometheus = stack.prometheus
 
     def rules() -> list[dict[str, Any]]:
         groups = prometheus.api("rules")["data"]["groups"]
@@ -273,12 +445,11 @@ def test_recording_and_alerting_rules_are_loaded_and_healthy(stack: tuple[Promet
         "BorderwatchFeedStale",
         "BorderwatchDeliveriesFailing",
         "BorderwatchNothingIngested",
+        "BorderwatchRedisErrors",
+        "BorderwatchBrokerErrors",
     }
     unhealthy = {r["name"]: r.get("lastError") for r in loaded if r["health"] != "ok"}
     assert not unhealthy
-    # The services are up: the service-down alert must not even be pending.
-    assert not [
-        a
-        for a in prometheus.api("alerts")["data"]["alerts"]
-        if a["labels"]["alertname"] == "BorderwatchServiceDown"
-    ]
+    # The services are up and reach Redis and the broker: none of these may even be pending.
+    quiet = {"BorderwatchServiceDown", "BorderwatchRedisErrors", "BorderwatchBrokerErrors"}
+    assert not [a for a in prometheus.api("alerts")["data"]["alerts"] if a["labels"]["alertname"] in quiet]

@@ -1,10 +1,11 @@
-"""Every operational series of the notifier and ingest exists at zero from the start."""
+"""Every operational series of the services exists at zero from the start."""
 
 from __future__ import annotations
 
 import pytest
 from prometheus_client import CollectorRegistry
 
+from services.classifier import metrics as classifier_metrics
 from services.ingest import metrics as ingest_metrics
 from services.notifier import metrics as notifier_metrics
 
@@ -89,3 +90,44 @@ def test_ingest_error_counters_start_at_zero() -> None:
     ingest_metrics.create_metrics(registry)
     assert value(registry, "borderwatch_ingest_redis_errors_total") == 0
     assert value(registry, "borderwatch_ingest_broker_errors_total") == 0
+
+
+@pytest.mark.parametrize(
+    ("service", "stages"),
+    [
+        ("ingest", ("published_to_ingested",)),
+        ("classifier", ("ingested_to_tagged",)),
+        ("notifier", ("tagged_to_alerted", "alerted_to_delivered")),
+    ],
+)
+def test_each_service_has_its_pipeline_stage_latencies_at_zero(service: str, stages: tuple[str, ...]) -> None:
+    registry = CollectorRegistry()
+    {"ingest": ingest_metrics, "classifier": classifier_metrics, "notifier": notifier_metrics}[
+        service
+    ].create_metrics(registry)
+    name = f"borderwatch_{service}_pipeline_latency_seconds"
+    for stage in stages:
+        assert value(registry, f"{name}_count", stage=stage) == 0
+        assert value(registry, f"{name}_bucket", stage=stage, le="+Inf") == 0
+    assert value(registry, f"{name}_count", stage="elsewhere") is None
+
+
+def test_published_to_ingested_has_buckets_for_feeds_hours_behind() -> None:
+    registry = CollectorRegistry()
+    ingest_metrics.create_metrics(registry)
+    for le in ("0.25", "1.0", "60.0", "300.0", "900.0", "3600.0", "21600.0", "86400.0"):
+        assert (
+            value(
+                registry,
+                "borderwatch_ingest_pipeline_latency_seconds_bucket",
+                stage="published_to_ingested",
+                le=le,
+            )
+            == 0
+        )
+
+
+def test_the_classifier_ingest_to_tagged_histogram_is_gone() -> None:
+    registry = CollectorRegistry()
+    classifier_metrics.create_metrics(registry)
+    assert value(registry, "borderwatch_classifier_ingest_to_tagged_seconds_count") is None

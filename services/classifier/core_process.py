@@ -1,0 +1,157 @@
+"""Where the classifier's core runs: in the event loop, or in a tagging process beside it.
+
+Tagging, story ids and incidents cost more CPU per item than reading and writing the broker does.
+In one process they take turns; with :class:`ProcessCore` the core runs in a child process, so
+the event loop sends one batch's outputs, takes its acknowledgements and fetches the next batch
+while the child decides the batch after it. Each call carries one whole batch of raw bytes one
+way and encoded outputs the other (no model objects cross the pipe), so the extra cost is two
+pickles of bytes per batch.
+
+The child is forked before the faust worker starts (no threads yet, and the validated tagger is
+shared with it copy-on-write). It ignores SIGINT (a terminal's Ctrl-C reaches the whole process
+group; the service decides when to stop) and ends when the service closes the pipe or dies. If
+the child dies, the call raises :class:`CoreFailed` and the service halts without committing the
+batch, which is then decided again after a restart (at least once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import multiprocessing
+import signal
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
+
+from services.classifier.batch_core import BatchOutcome, ClassifierCore, ItemOutcome, TableChange
+
+_CHUNK = 50  # values decided between two turns of the event loop when the core runs in it
+
+
+class CoreFailed(RuntimeError):
+    """The tagging process died or stopped answering."""
+
+
+class CoreRunner(Protocol):
+    async def decide(self, values: Sequence[bytes | None], now: datetime) -> BatchOutcome: ...
+
+    async def load_state(
+        self, stories: dict[str, bytes], incidents: dict[str, bytes]
+    ) -> tuple[int, int, list[TableChange]]: ...
+
+    def close(self) -> None: ...
+
+
+class InlineCore:
+    """The core in the event loop: yields to it every ``_CHUNK`` values."""
+
+    def __init__(self, core: ClassifierCore) -> None:
+        self.core = core
+
+    async def decide(self, values: Sequence[bytes | None], now: datetime) -> BatchOutcome:
+        items: list[ItemOutcome] = []
+        halted: str | None = None
+        for start in range(0, len(values), _CHUNK):
+            decided, halted = self.core.process(values[start : start + _CHUNK], now, start)
+            items.extend(decided)
+            if halted is not None:
+                break
+            await asyncio.sleep(0)
+        revisions, changes = self.core.finish(now)
+        return BatchOutcome(items, revisions, changes, len(self.core.stories), halted)
+
+    async def load_state(
+        self, stories: dict[str, bytes], incidents: dict[str, bytes]
+    ) -> tuple[int, int, list[TableChange]]:
+        return self.core.load_state(stories, incidents)
+
+    def close(self) -> None:
+        pass
+
+
+def _serve(conn: Connection, parent_end: Connection, core: ClassifierCore) -> None:
+    """The child's loop: one request, one answer, until the pipe closes (the service stopped or
+    died: the child holds no copy of the service's end, so it sees the end of file)."""
+    parent_end.close()
+    # Ctrl-C in a terminal reaches the whole process group: the service decides when to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            op, args = conn.recv()
+        except (EOFError, OSError):
+            return
+        result: Any
+        if op == "decide":
+            result = core.decide(*args)
+        elif op == "load_state":
+            result = core.load_state(*args)
+        else:
+            result = ValueError(f"unknown request {op!r}")
+        conn.send(result)
+
+
+class ProcessCore:
+    """The core in a forked child process; calls run one at a time, off the event loop."""
+
+    def __init__(self, core: ClassifierCore) -> None:
+        context = multiprocessing.get_context("fork")
+        self._conn, child_conn = context.Pipe()
+        gc.freeze()  # what exists now stays shared with the child instead of being copied by the GC
+        self._process = context.Process(
+            target=_serve,
+            args=(child_conn, self._conn, core),
+            name="borderwatch-classifier-core",
+            daemon=True,
+        )
+        self._process.start()
+        child_conn.close()
+        self._calls = ThreadPoolExecutor(max_workers=1, thread_name_prefix="classifier-core")
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    def _call(self, op: str, args: tuple[Any, ...]) -> Any:
+        try:
+            self._conn.send((op, args))
+            result = self._conn.recv()
+        except (EOFError, OSError) as exc:
+            raise CoreFailed(
+                f"the tagging process (pid {self._process.pid}) is gone: exit code {self._process.exitcode}"
+            ) from exc
+        if isinstance(result, Exception):
+            raise CoreFailed(f"the tagging process failed: {result}")
+        return result
+
+    async def _run(self, op: str, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._calls, self._call, op, args)
+
+    async def decide(self, values: Sequence[bytes | None], now: datetime) -> BatchOutcome:
+        outcome: BatchOutcome = await self._run("decide", values, now)
+        return outcome
+
+    async def load_state(
+        self, stories: dict[str, bytes], incidents: dict[str, bytes]
+    ) -> tuple[int, int, list[TableChange]]:
+        result: tuple[int, int, list[TableChange]] = await self._run("load_state", stories, incidents)
+        return result
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._conn.close()
+        self._process.join(timeout=5)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(timeout=5)
+        self._calls.shutdown(wait=False)
+
+
+def make_runner(
+    core: ClassifierCore, processes: int, make_process: Callable[[ClassifierCore], CoreRunner] = ProcessCore
+) -> CoreRunner:
+    """``processes`` 0: the core runs in the event loop; 1: in a tagging process."""
+    return InlineCore(core) if processes == 0 else make_process(core)
