@@ -7,14 +7,18 @@ three days, a quarter of them copies or light rewrites of an earlier item):
     (batched ``getmany`` and sends, offsets committed after the sends are acknowledged);
 (b) the pure tagger, ``Tagger.tag``, on the decoded items, one core;
 (c) the classifier stage: ``borderwatch classifier`` as a subprocess (faust, decoding, tagging,
-    story ids, incidents, tagged events and incident revisions with acks=all) over a backlog.
+    story ids, incidents, tagged events, incident revisions and table changelogs with acks=all)
+    over a backlog, as deployed: batches decided in its tagging process beside the event loop.
 
-Their composed limit for one process is ``1 / (1/a + 1/b)``; the goal is c >= 0.8 * limit.
+Their composed limit for one process is ``1 / (1/a + 1/b)``; the goal is c >= 0.8 * limit. The
+same stage with everything in the event loop (``BW_CLASSIFIER_TAG_PROCESSES=0``) is reported
+beside it, against the same limit.
 Two extra figures: the no-op faust floor (a faust agent that takes the same backlog in batches
 with ``take_events`` and does nothing: the most faust's stream path delivers, which is why the
 classifier reads raw items in whole fetches), and the story index's cost per item (pure).
 Broker-side rates (a, c) are counted from the output records' timestamps (first to last), so
-start-up and group joins are not included. The worker's resident memory is read from /proc.
+start-up and group joins are not included. The worker's memory (with its tagging process) is
+read from /proc: RSS, and PSS, which splits the pages the two processes share.
 
 Run: ``python -m bench.bench_classifier`` (prints the results).
 """
@@ -22,6 +26,7 @@ Run: ``python -m bench.bench_classifier`` (prints the results).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import socket
@@ -287,11 +292,75 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024.0
-    return 0.0
+def _memory_mb(pid: int) -> tuple[float, float]:
+    """Resident and proportional set size (shared pages split between the processes sharing them)
+    of a process and its children together: the classifier forks its tagging process, and the
+    pages they share would count twice in a sum of RSS."""
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    rss = pss = 0.0
+    for one in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{one}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1]) / 1024.0
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1]) / 1024.0
+    return rss, pss
+
+
+def _stage(
+    bootstrap: str, payloads: list[tuple[bytes, bytes]], processes: int, timeout_s: float
+) -> tuple[float, float, float]:
+    """``borderwatch classifier`` over a backlog of ``payloads``: its rate (records/s of tagged
+    events, first to last), and its RSS and PSS in MiB (with its tagging process)."""
+    from services.common.kafka_admin import ensure_topics
+    from services.common.settings import CommonSettings
+
+    namespace = f"bench-{uuid.uuid4().hex[:10]}"
+    ensure_topics(CommonSettings(kafka_bootstrap_servers=bootstrap, topic_namespace=namespace))
+    _produce(bootstrap, topic_name(TopicKey.RAW_ITEMS, namespace), payloads)
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BW_")}
+        env.update(
+            BW_KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+            BW_TOPIC_NAMESPACE=namespace,
+            BW_CLASSIFIER_GROUP_ID=f"{namespace}-classifier",
+            BW_CLASSIFIER_WEB_PORT=str(_free_port()),
+            BW_CLASSIFIER_DATA_DIR=str(Path(tmp) / "classifier"),
+            BW_CLASSIFIER_TAG_PROCESSES=str(processes),
+            BW_TAXONOMY_FILE=str(ROOT / "config" / "taxonomy.yaml"),
+            BW_GAZETTEER_PATH=str(ROOT / "config" / "gazetteer"),
+            BW_LOG_LEVEL="WARNING",
+        )
+        log = (Path(tmp) / "classifier.log").open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "classifier"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            rate = (
+                _rate_from_timestamps(
+                    bootstrap, topic_name(TopicKey.TAGGED_EVENTS, namespace), len(payloads), timeout_s
+                )
+                or 0.0
+            )
+            rss, pss = _memory_mb(proc.pid) if proc.poll() is None else (0.0, 0.0)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+            log.close()
+    return rate, rss, pss
 
 
 def _noop_floor_worker(bootstrap: str, topic: str, count: int, web_port: int, datadir: str) -> None:
@@ -396,50 +465,12 @@ def run(bootstrap: str, redis_url: str, budget_s: float = 120.0) -> list[BenchRe
     # The no-op faust floor, over the same backlog.
     noop_rate = _noop_floor(bootstrap, source, count, share)
 
-    # (c) the classifier stage over a backlog of the same items.
-    from services.common.kafka_admin import ensure_topics
-    from services.common.settings import CommonSettings
-
-    ensure_topics(CommonSettings(kafka_bootstrap_servers=bootstrap, topic_namespace=namespace))
-    _produce(bootstrap, topic_name(TopicKey.RAW_ITEMS, namespace), payloads)
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BW_")}
-        env.update(
-            BW_KAFKA_BOOTSTRAP_SERVERS=bootstrap,
-            BW_TOPIC_NAMESPACE=namespace,
-            BW_CLASSIFIER_GROUP_ID=f"{namespace}-classifier",
-            BW_CLASSIFIER_WEB_PORT=str(_free_port()),
-            BW_CLASSIFIER_DATA_DIR=str(Path(tmp) / "classifier"),
-            BW_TAXONOMY_FILE=str(ROOT / "config" / "taxonomy.yaml"),
-            BW_GAZETTEER_PATH=str(ROOT / "config" / "gazetteer"),
-            BW_LOG_LEVEL="WARNING",
-        )
-        log = (Path(tmp) / "classifier.log").open("wb")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "classifier"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            remaining = max(20.0, budget_s - (time.monotonic() - started))
-            stage_rate = (
-                _rate_from_timestamps(
-                    bootstrap, topic_name(TopicKey.TAGGED_EVENTS, namespace), count, remaining
-                )
-                or 0.0
-            )
-            rss = _rss_mb(proc.pid) if proc.poll() is None else 0.0
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-            log.close()
+    # (c) the classifier stage over a backlog of the same items: as deployed (a tagging process
+    # beside the event loop), then with everything in the event loop.
+    remaining = max(20.0, (budget_s - (time.monotonic() - started)) / 2)
+    stage_rate, rss, pss = _stage(bootstrap, payloads, 1, remaining)
+    remaining = max(20.0, budget_s - (time.monotonic() - started))
+    inline_rate, inline_rss, _ = _stage(bootstrap, payloads, 0, remaining)
 
     limit = 1.0 / (1.0 / raw_rate + 1.0 / tagger_rate) if raw_rate and tagger_rate else 0.0
     return [
@@ -468,7 +499,16 @@ def run(bootstrap: str, redis_url: str, budget_s: float = 120.0) -> list[BenchRe
             baseline_value=limit,
             goal_ratio=GOAL_RATIO,
         ),
-        BenchResult.absolute("classifier: worker RSS", rss, "MiB"),
+        BenchResult.against(
+            "classifier: stage with tagging in the event loop (BW_CLASSIFIER_TAG_PROCESSES=0)",
+            inline_rate,
+            "items/s",
+            baseline="composed limit",
+            baseline_value=limit,
+        ),
+        BenchResult.absolute("classifier: worker RSS (with its tagging process)", rss, "MiB"),
+        BenchResult.absolute("classifier: worker PSS (with its tagging process)", pss, "MiB"),
+        BenchResult.absolute("classifier: worker RSS, tagging in the event loop", inline_rss, "MiB"),
     ]
 
 

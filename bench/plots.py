@@ -3,7 +3,8 @@
 ``bench/bench_pipeline.py`` writes its per-item stage latencies to
 ``var/bench/pipeline_latencies.json``; :func:`draw_latencies` turns them into
 ``var/bench/latency.png`` (one panel per offered rate, an empirical CDF per stage on a log
-time axis, with the 250 ms goal marked).
+time axis, each stage labelled by its boundaries, e.g. ``ingested→tagged``, with the 250 ms goal
+marked).
 """
 
 from __future__ import annotations
@@ -34,9 +35,14 @@ def draw_latencies(out_dir: Path = OUT) -> Path | None:
     if not phases:
         return None
     fig, axes = plt.subplots(1, len(phases), figsize=(5 * len(phases), 4.2), sharey=True, squeeze=False)
+    # Files written before stages carried their boundaries name the stage by where it ends.
+    boundaries: dict[str, str] = data.get("stage_boundaries", {})
     for ax, phase in zip(axes[0], phases, strict=True):
         end_to_end = [sum(parts) for parts in zip(*(phase["stages"][s] for s in data["stages"]), strict=True)]
-        series = [*((s, phase["stages"][s]) for s in data["stages"]), ("end to end", end_to_end)]
+        series = [
+            *((boundaries.get(s, s), phase["stages"][s]) for s in data["stages"]),
+            ("end to end", end_to_end),
+        ]
         for name, values in series:
             if not values:
                 continue
@@ -50,7 +56,11 @@ def draw_latencies(out_dir: Path = OUT) -> Path | None:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
     axes[0][0].set_ylabel("fraction of items")
-    fig.suptitle("borderwatch: latency per stage (published → ingested → tagged → alerted → delivered)")
+    through = data.get("offered_through")
+    fig.suptitle(
+        "borderwatch: latency per stage (published → ingested → tagged → alerted → delivered)"
+        + (f", offered through the {through}" if through else "")
+    )
     fig.tight_layout()
     path = out_dir / "latency.png"
     fig.savefig(path, dpi=110)

@@ -8,6 +8,10 @@ takes whole fetches from an aiokafka consumer (``getmany``) in the consumer grou
 ``classifier_group_id``. faust's stream path hands over one message per event-loop turn and costs
 more per message than tagging does; reading whole fetches removes that floor. Each record of a
 batch is handled alone: an exception becomes a dead letter with its reason and the batch goes on.
+Batches are decided by :class:`~services.classifier.batch_core.ClassifierCore`, in a tagging
+process beside the event loop by default (:mod:`services.classifier.core_process`), so the loop
+sends and commits one batch while the next is decided; the core's state writes come back as
+table changes and are applied to the faust tables here.
 
 Delivery: every output of a batch (tagged events, incident revisions, dead letters, table
 changelog records) is sent with faust's producer and the batch waits until the broker acknowledged

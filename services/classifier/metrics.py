@@ -7,10 +7,16 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from schemas.common import Label
+from schemas.topics import TopicKey
 from services.common.metrics import LATENCY_BUCKETS, register_build_info
 
 OUTCOMES = ("ok", "dead_lettered")
 REASON_CLASSES = ("none", "decode", "validation", "processing")
+# The topic the classifier reads (and dead-letters from), labelled by its logical key: no
+# namespace, no version, as in the other services' topic labels.
+INPUT_TOPIC = TopicKey.RAW_ITEMS.value
+DEAD_LETTER_TOPICS = (INPUT_TOPIC,)
+DEAD_LETTER_REASON_CLASSES = ("decode", "validation", "processing")
 BATCH_STAGES = ("process", "deliver")
 # Stages of the pipeline whose latency the classifier observes (the family spans every service).
 PIPELINE_STAGES = ("ingested_to_tagged",)
@@ -28,12 +34,12 @@ class ClassifierMetrics:
     stage_seconds: Histogram
     send_retries: Counter
     consumer_lag: Gauge
+    dead_letters: Counter
+    broker_errors: Counter
 
 
-def create_metrics(
-    registry: CollectorRegistry, lag_partitions: tuple[str, int] | None = None, **build: str
-) -> ClassifierMetrics:
-    """``lag_partitions`` (topic, partition count) pre-initialises the consumer-lag series."""
+def create_metrics(registry: CollectorRegistry, lag_partitions: int = 0, **build: str) -> ClassifierMetrics:
+    """``lag_partitions`` (the input topic's partition count) pre-initialises the consumer-lag series."""
     m = ClassifierMetrics(
         # Raw items handled, by outcome and (for dead letters) the reason class.
         items=Counter(
@@ -96,9 +102,20 @@ def create_metrics(
         # Messages on the raw-items topic not yet committed by the classifier, per partition.
         consumer_lag=Gauge(
             "borderwatch_classifier_consumer_lag_messages",
-            "High-water mark minus committed offset.",
+            "High-water mark minus committed offset, by input topic and partition.",
             ["topic", "partition"],
             registry=registry,
+        ),
+        # Messages written to a dead-letter topic, by the topic they came from and reason class.
+        dead_letters=Counter(
+            "borderwatch_classifier_dead_letters_total",
+            "Dead letters, by source topic and reason class.",
+            ["topic", "reason_class"],
+            registry=registry,
+        ),
+        # Kafka errors caught: failed fetches, batches of sends not acknowledged, failed commits.
+        broker_errors=Counter(
+            "borderwatch_classifier_broker_errors_total", "Kafka errors caught.", registry=registry
         ),
     )
     for stage in BATCH_STAGES:
@@ -111,9 +128,10 @@ def create_metrics(
     for label in Label:
         m.labels.labels(label.value)
         m.incident_updates.labels(label.value)
-    if lag_partitions is not None:
-        topic, count = lag_partitions
-        for partition in range(count):
-            m.consumer_lag.labels(topic, str(partition))
+    for topic in DEAD_LETTER_TOPICS:
+        for reason_class in DEAD_LETTER_REASON_CLASSES:
+            m.dead_letters.labels(topic, reason_class)
+    for partition in range(lag_partitions):
+        m.consumer_lag.labels(INPUT_TOPIC, str(partition))
     register_build_info(registry, "classifier", **build)
     return m
