@@ -53,11 +53,18 @@ from pydantic import Field
 
 from schemas.codec import encode
 from schemas.topics import TOPICS, TopicKey
-from services.classifier.batch_core import INCIDENTS, STORIES, BatchOutcome, ClassifierCore, TableChange
+from services.classifier.batch_core import (
+    INCIDENTS,
+    STORIES,
+    BatchOutcome,
+    ClassifierCore,
+    FailedItem,
+    TableChange,
+)
 from services.classifier.core_process import CoreFailed, CoreRunner, make_runner
 from services.classifier.dlq_limit import DlqLimitConfig
 from services.classifier.incidents import IncidentConfig
-from services.classifier.metrics import ClassifierMetrics, create_metrics
+from services.classifier.metrics import INPUT_TOPIC, ClassifierMetrics, create_metrics
 from services.classifier.process import ItemTagger
 from services.classifier.stories import StoryConfig
 from services.classifier.tagger import load_tagger
@@ -185,13 +192,16 @@ class RawItemsConsumer(mode.Service):
 
     ``decide`` returns a batch's outputs (None: the worker halted; nothing more is committed).
     ``deliver`` returns True once the broker acknowledged every output of a batch (False: halted).
-    Batches are pipelined one deep: batch N+1 is decided while batch N's outputs are on their way,
-    then N's delivery is awaited before N+1's outputs are sent (outputs go out in batch order), and
-    N's offsets are committed in the background, in batch order, only after all of N's outputs
-    were acknowledged. The work in flight holds a lock that a revocation and :meth:`on_stop` take
+    Batches are pipelined: batch N+2 starts being decided as soon as it is fetched (a tagging
+    process takes it up when it finished N+1), batch N+1 is decided while batch N's outputs are on
+    their way, then N's delivery is awaited before N+1's outputs are sent (outputs go out in batch
+    order), and N's offsets are committed in the background, in batch order, only after all of N's
+    outputs were acknowledged. The work in flight holds a lock that a revocation and :meth:`on_stop` take
     to deliver and commit everything pending, so partitions change owner only at a committed
     boundary.
-    ``ready`` is awaited before each batch (the faust tables must be recovered).
+    ``ready`` is awaited before each batch (the faust tables must be recovered); when
+    ``state_current`` says the state is to be rebuilt, the batch being decided is taken first.
+    ``on_broker_error`` is called for each Kafka error caught (a failed fetch or commit).
     """
 
     def __init__(
@@ -205,6 +215,8 @@ class RawItemsConsumer(mode.Service):
         batch_max: int,
         wait_ms: int,
         on_committed: Callable[[], None],
+        on_broker_error: Callable[[], None] = lambda: None,
+        state_current: Callable[[], bool] = lambda: True,
     ) -> None:
         super().__init__()
         self._make_consumer = make_consumer  # aiokafka wants a running event loop to build one
@@ -214,11 +226,14 @@ class RawItemsConsumer(mode.Service):
         self._decide = decide
         self._deliver = deliver
         self._ready = ready
+        self._state_current = state_current
         self._batch_max = batch_max
         self._wait_ms = wait_ms
         self._on_committed = on_committed
+        self._on_broker_error = on_broker_error
         self._lock = asyncio.Lock()
         self._pending: tuple[asyncio.Future[bool], dict[TopicPartition, int]] | None = None
+        self._deciding: tuple[asyncio.Future[_Decided | None], dict[TopicPartition, int]] | None = None
         self._committing: asyncio.Future[None] | None = None
         self._done = False
 
@@ -248,9 +263,12 @@ class RawItemsConsumer(mode.Service):
         while not (self.should_stop or self._done):
             try:
                 # With a batch in flight, take only what is already fetched: its commit must not wait.
-                wait = 0 if self._pending is not None else self._wait_ms
-                fetched = await self.consumer.getmany(timeout_ms=wait, max_records=self._batch_max)
+                busy = self._pending is not None or self._deciding is not None
+                fetched = await self.consumer.getmany(
+                    timeout_ms=0 if busy else self._wait_ms, max_records=self._batch_max
+                )
             except KafkaError as exc:  # the consumer reconnects by itself; pause, then fetch again
+                self._on_broker_error()
                 log.warning("fetching raw items failed (%s); retrying in %.1fs", type(exc).__name__, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(5.0, backoff * 2)
@@ -261,19 +279,39 @@ class RawItemsConsumer(mode.Service):
                     return
                 assigned = self.consumer.assignment()
                 batches = {tp: recs for tp, recs in fetched.items() if recs and tp in assigned}
-                decided = None
+                started = None
                 if batches:
-                    await self._ready()
-                    decided = await self._decide([r for recs in batches.values() for r in recs])
-                    if decided is None:
+                    # When the state is about to be rebuilt from the tables, the batch being
+                    # decided goes first: its writes belong in them.
+                    rebuild_due = self._deciding is not None and not self._state_current()
+                    if rebuild_due and not await self._take_decided():
                         self._done = True
                         return
-                if not await self._finish_pending():
+                    await self._ready()
+                    # Deciding starts now, so the tagging process takes this batch up as soon as it
+                    # finished the previous one, while that one is counted, sent and committed here.
+                    records = [r for recs in batches.values() for r in recs]
+                    offsets = {tp: recs[-1].offset + 1 for tp, recs in batches.items()}
+                    started = (asyncio.ensure_future(self._decide(records)), offsets)
+                if not await self._take_decided():
+                    if started is not None:
+                        await asyncio.gather(started[0], return_exceptions=True)
                     self._done = True
                     return
-                if decided is not None:
-                    offsets = {tp: recs[-1].offset + 1 for tp, recs in batches.items()}
-                    self._pending = (asyncio.ensure_future(self._deliver(decided)), offsets)
+                self._deciding = started
+
+    async def _take_decided(self) -> bool:
+        """Wait for the batch being decided, then for the one in flight, and send the decided one;
+        False when the worker halted."""
+        if self._deciding is None:
+            return await self._finish_pending()
+        deciding, offsets = self._deciding
+        self._deciding = None
+        decided = await deciding
+        if decided is None or not await self._finish_pending():
+            return False
+        self._pending = (asyncio.ensure_future(self._deliver(decided)), offsets)
+        return True
 
     async def _finish_pending(self) -> bool:
         """Await the batch in flight and start its commit; False when the worker halted.
@@ -299,6 +337,8 @@ class RawItemsConsumer(mode.Service):
 
     async def _drain(self) -> None:
         """Deliver and commit everything in flight (before a revocation or a stop)."""
+        if not self._done and not await self._take_decided():
+            self._done = True
         if not self._done and not await self._finish_pending():
             self._done = True
         if self._committing is not None:
@@ -310,6 +350,7 @@ class RawItemsConsumer(mode.Service):
             await self.consumer.commit(offsets)
         except KafkaError as exc:
             # The outputs are on the broker; an uncommitted batch is delivered again (at least once).
+            self._on_broker_error()
             log.warning("committing %d partition(s) failed (%s)", len(offsets), type(exc).__name__)
             return
         self.committed.update(offsets)
@@ -368,7 +409,7 @@ def create_app(
     registry = registry or CollectorRegistry()
     partitions = TOPICS[TopicKey.RAW_ITEMS].partitions
     raw_name = settings.topic(TopicKey.RAW_ITEMS)
-    metrics: ClassifierMetrics = create_metrics(registry, lag_partitions=(raw_name, partitions))
+    metrics: ClassifierMetrics = create_metrics(registry, lag_partitions=partitions)
     group = settings.classifier_group_id
     # faust's own group only carries the tables' changelogs; the raw items are consumed in
     # ``group`` by RawItemsConsumer (one group id cannot mix faust's assignor with aiokafka's).
@@ -433,6 +474,14 @@ def create_app(
         actives = app.assignor.assigned_actives()
         return sum(1 for tp in actives if tp.topic in changelogs) == every_changelog_partition
 
+    def state_current() -> bool:
+        """True when batches may be decided on the state as it is (no rebuild is due)."""
+        return (
+            app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
+            and not app.rebalancing
+            and state_generation["rebuilt_for"] == app.consumer_generation_id
+        )
+
     async def state_ready() -> None:
         """Wait until faust recovered every partition of the tables; rebuild the in-memory indexes
         after each recovery.
@@ -492,6 +541,7 @@ def create_app(
             if not failed:
                 return
             metrics.send_retries.inc(len(failed))
+            metrics.broker_errors.inc()
             if attempt == settings.classifier_send_attempts:
                 break
             delay = min(settings.classifier_send_backoff_max_s, 0.1 * 2**attempt) * random.uniform(0.5, 1.0)
@@ -522,6 +572,7 @@ def create_app(
         )
         log.warning("dead-lettering %s[%s]@%s: %s", message.topic, message.partition, message.offset, reason)
         metrics.items.labels("dead_lettered", reason_class).inc()
+        metrics.dead_letters.labels(INPUT_TOPIC, reason_class).inc()
         out.append(_Output(dlq_name, message.key, encode(letter), dead_letter_headers(letter)))
 
     def outputs(batch: list[_Record], outcome: BatchOutcome) -> _Decided:
@@ -531,7 +582,7 @@ def create_app(
         label_counts: dict[str, int] = {}
         tagged = 0
         for item in outcome.items:
-            if item.event is None:
+            if isinstance(item, FailedItem):
                 message = batch[item.position]
                 if item.detail:
                     log.error(
@@ -541,7 +592,7 @@ def create_app(
                         message.offset,
                         item.detail,
                     )
-                dead_letter(message, item.reason or "", item.reason_class or "processing", out)
+                dead_letter(message, item.reason, item.reason_class, out)
                 continue
             out.append(_Output(tagged_name, item.key, item.event, item.headers))
             tagged += 1
@@ -608,7 +659,7 @@ def create_app(
                 continue
             done = raw.committed.get(tp)
             lag = highwater - (done if done is not None and done >= 0 else 0)
-            metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, lag))
+            metrics.consumer_lag.labels(INPUT_TOPIC, str(tp.partition)).set(max(0, lag))
 
     raw = RawItemsConsumer(
         lambda: AIOKafkaConsumer(
@@ -623,9 +674,11 @@ def create_app(
         decide,
         deliver_decided,
         state_ready,
+        state_current=state_current,
         batch_max=settings.classifier_batch_max,
         wait_ms=settings.classifier_fetch_wait_ms,
         on_committed=refresh_lag,
+        on_broker_error=metrics.broker_errors.inc,
     )
     app.service(raw)  # type: ignore[arg-type]  # faust starts a given instance as it is
 

@@ -1,19 +1,26 @@
 """The classifier's whole per-batch decision, free of Kafka and faust: raw message values in,
 encoded outputs and state changes out.
 
-:class:`ClassifierCore` decodes and tags each value, gives it its story id, counts it in its
-incidents and encodes the tagged event; once per batch it takes the incident revisions and the
-state writes. Its state (story signatures, incidents) lives in two plain mappings whose writes
-are recorded as :class:`TableChange` s: the service applies them to its faust tables, whose
-changelogs make them durable, and loads the tables' content back with :meth:`load_state` after
-a restart. Everything that crosses this boundary is bytes, strings and numbers, so the same core
-runs in the service's event loop or in a tagging process beside it
-(:mod:`services.classifier.core_process`) with the same results.
+Two halves, each with its own state:
+
+- :class:`StoryTagger` decodes and tags each value, gives it its story id (story signatures are
+  its state) and encodes the tagged event; it also reduces the event to the
+  :class:`~services.classifier.incidents.IncidentReport` that incidents need;
+- :class:`IncidentDesk` applies the stop-switch in message order and counts each report in its
+  incidents (incidents are its state); once per batch it takes the incident revisions.
+
+:class:`ClassifierCore` runs both, one after the other. The service can instead run the
+:class:`StoryTagger` in a tagging process beside its event loop and the :class:`IncidentDesk` in
+the loop (:mod:`services.classifier.core_process`): tagging is most of the cost per item, and
+what crosses between them is bytes, strings and numbers.
+
+State writes are recorded as :class:`TableChange` s: the service applies them to its faust
+tables, whose changelogs make them durable, and loads the tables' content back after a restart.
 
 Per-value isolation: undecodable input and any exception while tagging one value become that
-value's dead-letter reason; the batch goes on. The stop-switch (:mod:`~services.classifier.
-dlq_limit`) is applied here, in message order: when one more dead letter would break its limits,
-the batch stops at that value and reports why (the service then halts).
+value's dead-letter reason; the batch goes on. When one more dead letter would break the
+stop-switch's limits (:mod:`~services.classifier.dlq_limit`), the batch stops at that value and
+reports why (the service then halts without committing it).
 """
 
 from __future__ import annotations
@@ -26,8 +33,8 @@ from typing import NamedTuple
 
 from schemas.codec import InvalidMessage, encode
 from services.classifier.dlq_limit import DeadLetterLimitExceeded, DlqLimit, DlqLimitConfig
-from services.classifier.incidents import IncidentBook, IncidentConfig
-from services.classifier.process import ItemTagger, classify, cloudevent_headers
+from services.classifier.incidents import IncidentBook, IncidentConfig, IncidentReport, report_of
+from services.classifier.process import ItemTagger, classify_item, cloudevent_headers
 from services.classifier.stories import StoryConfig, StoryIndex
 
 STORIES = "stories"
@@ -43,24 +50,30 @@ class TableChange(NamedTuple):
     value: bytes | None
 
 
-class ItemOutcome(NamedTuple):
-    """What became of one value of a batch (``position``: its index in the batch).
-
-    Tagged: ``event`` holds the encoded tagged event, keyed by ``key`` with CloudEvents
-    ``headers``. Dead-lettered: ``reason`` and ``reason_class`` are set and ``event`` is None;
-    ``detail`` carries the traceback of an unexpected failure, for the log.
-    """
+class TaggedItem(NamedTuple):
+    """A value that became a tagged event (``position``: its index in the batch): the encoded
+    event, keyed by ``key`` with CloudEvents ``headers``, and what metrics and incidents need."""
 
     position: int
-    event: bytes | None
-    key: bytes | None
+    event: bytes
+    key: bytes
     headers: list[tuple[str, bytes]]
     labels: tuple[str, ...]
     ingested_at: float
     tagging_seconds: float
-    reason: str | None = None
-    reason_class: str | None = None
+    report: IncidentReport
+
+
+class FailedItem(NamedTuple):
+    """A value to dead-letter; ``detail`` carries the traceback of an unexpected failure."""
+
+    position: int
+    reason: str
+    reason_class: str
     detail: str | None = None
+
+
+Item = TaggedItem | FailedItem
 
 
 class IncidentRevision(NamedTuple):
@@ -69,8 +82,16 @@ class IncidentRevision(NamedTuple):
     label: str
 
 
+class TaggedBatch(NamedTuple):
+    """What the :class:`StoryTagger` made of a batch."""
+
+    items: list[Item]
+    changes: list[TableChange]
+    stories_indexed: int
+
+
 class BatchOutcome(NamedTuple):
-    items: list[ItemOutcome]
+    items: list[Item]  # up to the stop-switch, in message order
     incidents: list[IncidentRevision]
     changes: list[TableChange]
     stories_indexed: int
@@ -80,21 +101,21 @@ class BatchOutcome(NamedTuple):
 class RecordedMapping(MutableMapping[str, bytes]):
     """A dict whose writes are also recorded, in order, as table changes."""
 
-    def __init__(self, table: str, changes: list[TableChange]) -> None:
+    def __init__(self, table: str) -> None:
         self.table = table
         self.data: dict[str, bytes] = {}
-        self._changes = changes
+        self.changes: list[TableChange] = []
 
     def __getitem__(self, key: str) -> bytes:
         return self.data[key]
 
     def __setitem__(self, key: str, value: bytes) -> None:
         self.data[key] = value
-        self._changes.append(TableChange(self.table, key, value))
+        self.changes.append(TableChange(self.table, key, value))
 
     def __delitem__(self, key: str) -> None:
         del self.data[key]
-        self._changes.append(TableChange(self.table, key, None))
+        self.changes.append(TableChange(self.table, key, None))
 
     def __iter__(self) -> Iterator[str]:
         return iter(list(self.data))
@@ -102,8 +123,114 @@ class RecordedMapping(MutableMapping[str, bytes]):
     def __len__(self) -> int:
         return len(self.data)
 
+    def load(self, content: dict[str, bytes]) -> None:
+        self.data = dict(content)
+        self.changes = []
+
+    def take_changes(self) -> list[TableChange]:
+        changes, self.changes = self.changes, []
+        return changes
+
+
+class StoryTagger:
+    """Decode, tag, story id, encode: one value at a time; story signatures are its state."""
+
+    def __init__(
+        self, tagger: ItemTagger, config: StoryConfig, *, timer: Callable[[], float] = time.perf_counter
+    ) -> None:
+        self._tagger = tagger
+        self._store = RecordedMapping(STORIES)
+        self.stories = StoryIndex(self._store, config, defer_writes=True)
+        self._timer = timer
+
+    def load(self, stories: dict[str, bytes]) -> tuple[int, list[TableChange]]:
+        """Replace the state with the table's content; returns the entries kept and the writes the
+        rebuild made (entries that left the window while the service was down)."""
+        self._store.load(stories)
+        return self.stories.rebuild(), self._store.take_changes()
+
+    def tag(self, values: Sequence[bytes | None], now: datetime, start: int = 0) -> list[Item]:
+        items: list[Item] = []
+        for offset, value in enumerate(values):
+            position = start + offset
+            try:
+                tagged, took = classify_item(value, self._tagger, self.stories, now, self._timer)
+                items.append(
+                    TaggedItem(
+                        position,
+                        encode(tagged),
+                        tagged.item_id.encode(),
+                        cloudevent_headers(tagged),
+                        tuple(label.value for label in tagged.labels),
+                        tagged.ingested_at.timestamp(),
+                        took,
+                        report_of(tagged),
+                    )
+                )
+            except InvalidMessage as exc:
+                items.append(FailedItem(position, exc.reason, exc.reason_class))
+            except Exception as exc:  # per-value isolation: never let one item stop the stream
+                reason = f"tagging failed: {type(exc).__name__}: {exc}"
+                items.append(FailedItem(position, reason, "processing", traceback.format_exc(limit=8)))
+        return items
+
+    def flush(self) -> tuple[list[TableChange], int]:
+        """The story writes since the last flush, and the entries in the window."""
+        self.stories.flush()
+        return self._store.take_changes(), len(self.stories)
+
+    def tag_batch(self, values: Sequence[bytes | None], now: datetime) -> TaggedBatch:
+        items = self.tag(values, now)
+        changes, indexed = self.flush()
+        return TaggedBatch(items, changes, indexed)
+
+
+class IncidentDesk:
+    """The stop-switch and the incidents, in message order; incidents are its state."""
+
+    def __init__(
+        self,
+        incidents: IncidentConfig,
+        dlq: DlqLimitConfig,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = RecordedMapping(INCIDENTS)
+        self.book = IncidentBook(self._store, incidents, defer_writes=True)
+        self.limit = DlqLimit(dlq)
+        self._monotonic = monotonic
+
+    def load(self, incidents: dict[str, bytes]) -> tuple[int, list[TableChange]]:
+        self._store.load(incidents)
+        return self.book.rebuild(), self._store.take_changes()
+
+    def count(self, items: list[Item], now: datetime) -> tuple[list[Item], str | None]:
+        """The items to send, in order: all, or those before the value at which the stop-switch
+        tripped (then its reason is the second result)."""
+        for index, item in enumerate(items):
+            if isinstance(item, FailedItem):
+                try:
+                    self.limit.check_dead_letter(self._monotonic())
+                except DeadLetterLimitExceeded as exc:
+                    return items[:index], str(exc)
+                continue
+            self.limit.record_ok(self._monotonic())
+            self.book.add_report(item.report, now)
+        return items, None
+
+    def finish(self, now: datetime) -> tuple[list[IncidentRevision], list[TableChange]]:
+        """The batch's incident revisions (one per touched incident) and its incident writes."""
+        revisions = [
+            IncidentRevision(update.incident_id.encode(), encode(update), update.label.value)
+            for update in self.book.take_updates(now)
+        ]
+        self.book.flush()
+        return revisions, self._store.take_changes()
+
 
 class ClassifierCore:
+    """Both halves in one process."""
+
     def __init__(
         self,
         tagger: ItemTagger,
@@ -114,93 +241,24 @@ class ClassifierCore:
         monotonic: Callable[[], float] = time.monotonic,
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
-        self._tagger = tagger
-        self._changes: list[TableChange] = []
-        self._story_store = RecordedMapping(STORIES, self._changes)
-        self._incident_store = RecordedMapping(INCIDENTS, self._changes)
-        self.stories = StoryIndex(self._story_store, stories, defer_writes=True)
-        self.book = IncidentBook(self._incident_store, incidents, defer_writes=True)
-        self.limit = DlqLimit(dlq)
-        self._monotonic = monotonic
-        self._timer = timer
+        self.tagger = StoryTagger(tagger, stories, timer=timer)
+        self.desk = IncidentDesk(incidents, dlq, monotonic=monotonic)
 
     def load_state(
         self, stories: dict[str, bytes], incidents: dict[str, bytes]
     ) -> tuple[int, int, list[TableChange]]:
         """Replace the state with the tables' content (after recovery) and rebuild the indexes;
-        returns the story entries and incidents kept, and the writes the rebuild made (entries that
-        left the window or the retention while the service was down)."""
-        self._story_store.data = dict(stories)
-        self._incident_store.data = dict(incidents)
-        story_count = self.stories.rebuild()
-        incident_count = self.book.rebuild()
-        return story_count, incident_count, self._take_changes()
-
-    def process(
-        self, values: Sequence[bytes | None], now: datetime, start: int = 0
-    ) -> tuple[list[ItemOutcome], str | None]:
-        """Decide each value (``start``: the index of the first in its batch); the second result is
-        the stop-switch's reason when it stopped before the end, else None."""
-        outcomes: list[ItemOutcome] = []
-        for offset, value in enumerate(values):
-            index = start + offset
-            try:
-                tagged, took = classify(value, self._tagger, self.stories, self.book, now, self._timer)
-            except InvalidMessage as exc:
-                failed = self._dead_letter(index, exc.reason, exc.reason_class, None)
-            except Exception as exc:  # per-value isolation: never let one item stop the stream
-                failed = self._dead_letter(
-                    index,
-                    f"tagging failed: {type(exc).__name__}: {exc}",
-                    "processing",
-                    traceback.format_exc(limit=8),
-                )
-            else:
-                self.limit.record_ok(self._monotonic())
-                outcomes.append(
-                    ItemOutcome(
-                        index,
-                        encode(tagged),
-                        tagged.item_id.encode(),
-                        cloudevent_headers(tagged),
-                        tuple(label.value for label in tagged.labels),
-                        tagged.ingested_at.timestamp(),
-                        took,
-                    )
-                )
-                continue
-            if isinstance(failed, str):
-                return outcomes, failed
-            outcomes.append(failed)
-        return outcomes, None
-
-    def finish(self, now: datetime) -> tuple[list[IncidentRevision], list[TableChange]]:
-        """The batch's incident revisions (one per touched incident) and its state writes."""
-        revisions = [
-            IncidentRevision(update.incident_id.encode(), encode(update), update.label.value)
-            for update in self.book.take_updates(now)
-        ]
-        self.stories.flush()
-        self.book.flush()
-        return revisions, self._take_changes()
+        returns the story entries and incidents kept, and the writes the rebuild made."""
+        story_count, story_changes = self.tagger.load(stories)
+        incident_count, incident_changes = self.desk.load(incidents)
+        return story_count, incident_count, story_changes + incident_changes
 
     def decide(self, values: Sequence[bytes | None], now: datetime) -> BatchOutcome:
-        """A whole batch: :meth:`process` then :meth:`finish` (also after the stop-switch tripped:
+        return self.complete(self.tagger.tag_batch(values, now), now)
+
+    def complete(self, tagged: TaggedBatch, now: datetime) -> BatchOutcome:
+        """The :class:`IncidentDesk` half for a tagged batch (also after the stop-switch tripped:
         what was decided goes out with the batch's revisions and writes)."""
-        items, halted = self.process(values, now)
-        revisions, changes = self.finish(now)
-        return BatchOutcome(items, revisions, changes, len(self.stories), halted)
-
-    def _dead_letter(
-        self, index: int, reason: str, reason_class: str, detail: str | None
-    ) -> ItemOutcome | str:
-        try:
-            self.limit.check_dead_letter(self._monotonic())
-        except DeadLetterLimitExceeded as exc:
-            return str(exc)
-        return ItemOutcome(index, None, None, [], (), 0.0, 0.0, reason, reason_class, detail)
-
-    def _take_changes(self) -> list[TableChange]:
-        changes = list(self._changes)
-        self._changes.clear()
-        return changes
+        items, halted = self.desk.count(tagged.items, now)
+        revisions, changes = self.desk.finish(now)
+        return BatchOutcome(items, revisions, tagged.changes + changes, tagged.stories_indexed, halted)

@@ -1,11 +1,11 @@
-"""Where the classifier's core runs: in the event loop, or in a tagging process beside it.
+"""Where the classifier's core runs: in the event loop, or half of it in a tagging process.
 
-Tagging, story ids and incidents cost more CPU per item than reading and writing the broker does.
-In one process they take turns; with :class:`ProcessCore` the core runs in a child process, so
-the event loop sends one batch's outputs, takes its acknowledgements and fetches the next batch
-while the child decides the batch after it. Each call carries one whole batch of raw bytes one
-way and encoded outputs the other (no model objects cross the pipe), so the extra cost is two
-pickles of bytes per batch.
+Decoding, tagging, story ids and encoding (:class:`~services.classifier.batch_core.StoryTagger`)
+cost most of the CPU per item. With :class:`ProcessCore` they run in a child process, so the
+event loop sends one batch's outputs, takes its acknowledgements, counts its incidents
+(:class:`~services.classifier.batch_core.IncidentDesk`) and fetches the next batch while the
+child tags the batch after it. Each call carries one batch of raw bytes one way and encoded
+events with their incident reports the other (no model objects cross the pipe).
 
 The child is forked before the faust worker starts (no threads yet, and the validated tagger is
 shared with it copy-on-write). It ignores SIGINT (a terminal's Ctrl-C reaches the whole process
@@ -27,7 +27,14 @@ from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
-from services.classifier.batch_core import BatchOutcome, ClassifierCore, ItemOutcome, TableChange
+from services.classifier.batch_core import (
+    BatchOutcome,
+    ClassifierCore,
+    Item,
+    StoryTagger,
+    TableChange,
+    TaggedBatch,
+)
 
 _CHUNK = 50  # values decided between two turns of the event loop when the core runs in it
 
@@ -47,22 +54,29 @@ class CoreRunner(Protocol):
 
 
 class InlineCore:
-    """The core in the event loop: yields to it every ``_CHUNK`` values."""
+    """The whole core in the event loop: yields to it every ``_CHUNK`` values."""
 
     def __init__(self, core: ClassifierCore) -> None:
         self.core = core
+        self._one_at_a_time = asyncio.Lock()
 
     async def decide(self, values: Sequence[bytes | None], now: datetime) -> BatchOutcome:
-        items: list[ItemOutcome] = []
+        async with self._one_at_a_time:  # batches are decided whole and in order
+            return await self._decide(values, now)
+
+    async def _decide(self, values: Sequence[bytes | None], now: datetime) -> BatchOutcome:
+        tagger, desk = self.core.tagger, self.core.desk
+        items: list[Item] = []
         halted: str | None = None
         for start in range(0, len(values), _CHUNK):
-            decided, halted = self.core.process(values[start : start + _CHUNK], now, start)
-            items.extend(decided)
+            counted, halted = desk.count(tagger.tag(values[start : start + _CHUNK], now, start), now)
+            items.extend(counted)
             if halted is not None:
                 break
             await asyncio.sleep(0)
-        revisions, changes = self.core.finish(now)
-        return BatchOutcome(items, revisions, changes, len(self.core.stories), halted)
+        story_changes, indexed = tagger.flush()
+        revisions, incident_changes = desk.finish(now)
+        return BatchOutcome(items, revisions, story_changes + incident_changes, indexed, halted)
 
     async def load_state(
         self, stories: dict[str, bytes], incidents: dict[str, bytes]
@@ -73,7 +87,7 @@ class InlineCore:
         pass
 
 
-def _serve(conn: Connection, parent_end: Connection, core: ClassifierCore) -> None:
+def _serve(conn: Connection, parent_end: Connection, tagger: StoryTagger) -> None:
     """The child's loop: one request, one answer, until the pipe closes (the service stopped or
     died: the child holds no copy of the service's end, so it sees the end of file)."""
     parent_end.close()
@@ -85,25 +99,28 @@ def _serve(conn: Connection, parent_end: Connection, core: ClassifierCore) -> No
         except (EOFError, OSError):
             return
         result: Any
-        if op == "decide":
-            result = core.decide(*args)
-        elif op == "load_state":
-            result = core.load_state(*args)
+        if op == "tag":
+            result = tagger.tag_batch(*args)
+        elif op == "load":
+            result = tagger.load(*args)
         else:
             result = ValueError(f"unknown request {op!r}")
         conn.send(result)
 
 
 class ProcessCore:
-    """The core in a forked child process; calls run one at a time, off the event loop."""
+    """The :class:`StoryTagger` in a forked child process (calls run one at a time, off the event
+    loop); the :class:`IncidentDesk` in the event loop."""
 
     def __init__(self, core: ClassifierCore) -> None:
+        self._core = core
+        self._previous: asyncio.Future[None] | None = None  # the last decide's completion
         context = multiprocessing.get_context("fork")
         self._conn, child_conn = context.Pipe()
         gc.freeze()  # what exists now stays shared with the child instead of being copied by the GC
         self._process = context.Process(
             target=_serve,
-            args=(child_conn, self._conn, core),
+            args=(child_conn, self._conn, core.tagger),
             name="borderwatch-classifier-core",
             daemon=True,
         )
@@ -131,14 +148,25 @@ class ProcessCore:
         return await asyncio.get_running_loop().run_in_executor(self._calls, self._call, op, args)
 
     async def decide(self, values: Sequence[bytes | None], now: datetime) -> BatchOutcome:
-        outcome: BatchOutcome = await self._run("decide", values, now)
-        return outcome
+        """Several calls may overlap: the child tags their batches in call order (one queue), and
+        each batch's incidents are counted after the previous batch's."""
+        previous = self._previous
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._previous = done
+        try:
+            tagged: TaggedBatch = await self._run("tag", values, now)
+            if previous is not None:
+                await previous
+            return self._core.complete(tagged, now)
+        finally:
+            done.set_result(None)
 
     async def load_state(
         self, stories: dict[str, bytes], incidents: dict[str, bytes]
     ) -> tuple[int, int, list[TableChange]]:
-        result: tuple[int, int, list[TableChange]] = await self._run("load_state", stories, incidents)
-        return result
+        story_count, story_changes = await self._run("load", stories)
+        incident_count, incident_changes = self._core.desk.load(incidents)
+        return story_count, incident_count, story_changes + incident_changes
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

@@ -15,7 +15,9 @@ Contract (:meth:`IncidentBook.add` for each event of a batch, then :meth:`Incide
 - figures: per outlet the figure of its most recently published report; lowest and highest over
   those; latest from the most recently published report that stated it.
 
-:meth:`IncidentBook.apply` is ``add`` and ``take_updates`` for one event.
+:meth:`IncidentBook.apply` is ``add`` and ``take_updates`` for one event. The book reads an event
+through its :class:`IncidentReport` (:func:`report_of`): the few fields incidents need, small
+enough to cross from the tagging process to the service's event loop at little cost.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import hashlib
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from pydantic import AliasChoices, BaseModel, Field
 
@@ -125,6 +128,36 @@ def incident_id(label: Label, place: str, day: date) -> str:
     return hashlib.blake2b(key, digest_size=8).hexdigest()
 
 
+class IncidentReport(NamedTuple):
+    """What incidents read of one tagged event. ``places`` pairs each label with its incident
+    places (:func:`incident_places`); ``crossings`` pairs crossing names with their state;
+    ``figures`` follows ``_FIGURES``. Plain values only (enums by value), so it pickles cheaply."""
+
+    event_id: str
+    source: str
+    story: str
+    published_at: datetime
+    region: str
+    severity: str
+    places: tuple[tuple[str, tuple[str, ...]], ...]
+    crossings: tuple[tuple[str, str], ...]
+    figures: tuple[int | None, int | None, int | None]
+
+
+def report_of(event: TaggedEventV1) -> IncidentReport:
+    return IncidentReport(
+        event.event_id,
+        event.source,
+        event.story_id or event.item_id,
+        event.published_at,
+        event.region.value,
+        event.severity.value,
+        tuple((label.value, tuple(incident_places(event, label))) for label in event.labels),
+        tuple((c.name, c.state.value) for c in event.crossings),
+        (event.figures.killed, event.figures.injured, event.figures.civilians_killed),
+    )
+
+
 def incident_places(event: TaggedEventV1, label: Label) -> list[str]:
     """Where an event's label happened: the crossings for a closure, else its most specific place."""
     if label is Label.CLOSURE and event.crossings:
@@ -137,33 +170,35 @@ def incident_places(event: TaggedEventV1, label: Label) -> list[str]:
     return [event.region.value]
 
 
-def add_report(state: IncidentState, event: TaggedEventV1, story: str) -> None:
+def add_report(state: IncidentState, report: IncidentReport) -> None:
     """Count one new report in ``state`` (the caller checked that it is new; the revision is not
     advanced here: one revision may carry several reports)."""
-    published = event.published_at
+    published = report.published_at
     ts = published.timestamp()
+    story = report.story
     state.report_count += 1
-    state.event_ids.append(event.event_id)
+    state.event_ids.append(report.event_id)
     if state.first_published_at is None or published < state.first_published_at:
         state.first_published_at = published
     if state.last_published_at is None or published > state.last_published_at:
         state.last_published_at = published
-    if severity_rank(event.severity) > severity_rank(state.severity):
-        state.severity = event.severity
-    if event.source not in state.sources:
-        state.sources.append(event.source)
+    severity = Severity(report.severity)
+    if severity_rank(severity) > severity_rank(state.severity):
+        state.severity = severity
+    if report.source not in state.sources:
+        state.sources.append(report.source)
     if story not in state.story_ids:
         state.story_ids.append(story)
-    state.link(event.source, story)
+    state.link(report.source, story)
     if state.label is Label.CLOSURE:
-        crossing = next((c.state for c in event.crossings if c.name == state.place), None)
+        crossing = next((c for name, c in report.crossings if name == state.place), None)
         if crossing is not None and (
-            state.crossing_state is None or (ts, event.event_id) >= state.crossing_state[:2]
+            state.crossing_state is None or (ts, report.event_id) >= state.crossing_state[:2]
         ):
-            state.crossing_state = (ts, event.event_id, crossing)
+            state.crossing_state = (ts, report.event_id, CrossingState(crossing))
     if state.label is Label.CASUALTIES:
-        for f in _FIGURES:
-            state.figures[f].add(event.source, ts, event.event_id, getattr(event.figures, f))
+        for f, value in zip(_FIGURES, report.figures, strict=True):
+            state.figures[f].add(report.source, ts, report.event_id, value)
 
 
 def render(state: IncidentState, changes: list[IncidentChange], event_id: str, now: datetime) -> IncidentV1:
@@ -261,11 +296,14 @@ class IncidentBook:
 
     def add(self, event: TaggedEventV1, now: datetime) -> None:
         """Count the event in its incidents; the revisions come from :meth:`take_updates`."""
-        day = event.published_at.date()
-        story = event.story_id or event.item_id
-        for label in event.labels:
-            for place in incident_places(event, label):
-                self._add_one(event, label, place, day, story, now)
+        self.add_report(report_of(event), now)
+
+    def add_report(self, report: IncidentReport, now: datetime) -> None:
+        """:meth:`add` for an event already reduced to its :class:`IncidentReport`."""
+        day = report.published_at.date()
+        for label, places in report.places:
+            for place in places:
+                self._add_one(report, Label(label), place, day, now)
         self._expire()
 
     def take_updates(self, now: datetime) -> list[IncidentV1]:
@@ -290,9 +328,7 @@ class IncidentBook:
             updates.append(after.model_copy(update={"changes": _changes(before, after)}))
         return updates
 
-    def _add_one(
-        self, event: TaggedEventV1, label: Label, place: str, day: date, story: str, now: datetime
-    ) -> None:
+    def _add_one(self, report: IncidentReport, label: Label, place: str, day: date, now: datetime) -> None:
         key = incident_id(label, place, day)
         state: IncidentState | None = self._states.get(key)
         if state is None:
@@ -304,8 +340,8 @@ class IncidentBook:
                 label=label,
                 place=place,
                 day=day,
-                region=event.region,
-                severity=event.severity,
+                region=Region(report.region),
+                severity=Severity(report.severity),
             )
         seen = self._seen.get(key)
         if seen is None:
@@ -313,15 +349,15 @@ class IncidentBook:
         self._states[key] = state
         self._note_day(key, min(day, now.date()))
         changed = self._touched.get(key, ("", False))[1]
-        if event.event_id in seen:
-            self._touched[key] = (event.event_id, changed)
+        if report.event_id in seen:
+            self._touched[key] = (report.event_id, changed)
             return
         if self._published.get(key) is None and state.revision > 0:
             # First touch since a restart: what consumers last saw, for this revision's changes.
             self._published[key] = render(state, [], "", now)
-        seen.add(event.event_id)
-        add_report(state, event, story)
-        self._touched[key] = (event.event_id, True)
+        seen.add(report.event_id)
+        add_report(state, report)
+        self._touched[key] = (report.event_id, True)
 
     def _mark_dirty(self, key: str, state: IncidentState) -> None:
         if self._defer:

@@ -123,7 +123,7 @@ def create_metrics(registry: CollectorRegistry, lag_partitions: int = 0, **build
     for stage in PIPELINE_STAGES:
         m.pipeline_latency_seconds.labels(stage)
     m.items.labels("ok", "none")
-    for reason in REASON_CLASSES[1:]:
+    for reason in DEAD_LETTER_REASON_CLASSES:
         m.items.labels("dead_lettered", reason)
     for label in Label:
         m.labels.labels(label.value)

@@ -13,7 +13,6 @@ from typing import Protocol
 from schemas.codec import decode_as
 from schemas.raw_items import RawItemV1
 from schemas.tagged_events import TaggedEventV1
-from services.classifier.incidents import IncidentBook
 from services.classifier.stories import StoryIndex
 
 CE_SOURCE = "urn:borderwatch:classifier"
@@ -42,26 +41,19 @@ def cloudevent_headers(event: TaggedEventV1) -> list[tuple[str, bytes]]:
     ]
 
 
-def classify(
+def classify_item(
     raw: bytes | None,
     tagger: ItemTagger,
     stories: StoryIndex,
-    incidents: IncidentBook,
     now: datetime,
     timer: Callable[[], float],
 ) -> tuple[TaggedEventV1, float]:
-    """Decode, tag, assign the story and count the event in its incidents; returns the tagged
-    event and the seconds spent tagging. Raises InvalidMessage for bad input.
-
-    The incident revisions come from ``incidents.take_updates`` once per batch. Redelivering the
-    same item yields the same event id and story id, and re-states (does not advance) the
-    incidents it already counted.
-    """
+    """Decode, tag and assign the story; returns the tagged event and the seconds spent tagging.
+    Raises InvalidMessage for bad input. Redelivering the same item yields the same event id and
+    story id (incidents then re-state, not advance, what they already counted)."""
     item = decode_as(RawItemV1, raw)
     started = timer()
     tagged = tagger.tag(item, now)
     took = timer() - started
     story = stories.assign(item.id, item.title, item.body, item.published_at, now)
-    tagged = tagged.model_copy(update={"story_id": story})
-    incidents.add(tagged, now)
-    return tagged, took
+    return tagged.model_copy(update={"story_id": story}), took

@@ -8,12 +8,16 @@ it from that mapping after a restart. The window is event time (``published_at``
 than the newest publication time seen minus the window are dropped from the index and the
 mapping, and the mapping never holds more than ``max_items`` entries.
 
-Cost: about 30 microseconds per item, bounded by ``_MAX_SHINGLES``. The opening's words are
-hashed in one vectorised step (their code points times fixed odd multipliers), the word n-grams
-are combined and permuted as numpy arrays (the MinHash of all shingles at once), and the LSH is a
-dict of band keys; the band layout comes from datasketch's parameter optimisation for the
-threshold. An item whose opening is word for word that of an item in the window (a syndicated
-copy) takes that item's story without any MinHash work.
+Cost: about 20 microseconds per item on the classifier benchmark's items, bounded by
+``_MAX_SHINGLES``. Per item the MinHash is a fixed handful of numpy calls, whatever the number of
+words: the opening's words are hashed and multiplied by the n-gram mixers in one matrix product
+(their bytes times odd multipliers), the n-grams are combined in one reduction over a strided
+view, and all shingles are permuted at once. The LSH is a dict of band keys (slices of the
+signature's bytes, computed once per item); the band layout comes from datasketch's parameter
+optimisation for the threshold. Candidates are compared as integers: the signature XOR the
+candidate's, with its 32-bit lanes folded and counted by ``int.bit_count``. An item whose opening
+is word for word that of an item in the window (a syndicated copy) takes that item's story
+without any MinHash work.
 
 Signatures are versioned (``"v"`` in the stored entry). An entry stored with another signature
 version keeps its story id for its item (a redelivered item gets the same story) but takes no
@@ -25,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
-from collections import Counter
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,21 +36,26 @@ from datetime import datetime, timedelta
 import numpy as np
 from datasketch import MinHashLSH
 
-# Words split on whitespace once punctuation became a space. The text is cased down and encoded
-# as UTF-8 first: bytes.translate with a 256-byte table is far cheaper than str.translate or a
-# regular expression, and the few non-ASCII punctuation marks are replaced as byte strings.
+# Words split on whitespace once punctuation became a space. The text is encoded as UTF-8 first:
+# bytes.translate with a 256-byte table (which also cases ASCII letters down) is far cheaper than
+# str.translate or a regular expression; text with non-ASCII characters is cased down as str and
+# its few non-ASCII punctuation marks are replaced as byte strings.
 _ASCII_PUNCTUATION = b"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
 _SEPARATORS = bytes(32 if chr(c).encode() in _ASCII_PUNCTUATION else c for c in range(256))
+_LOWER_SEPARATORS = bytes(_SEPARATORS[c] + 32 if 65 <= c <= 90 else _SEPARATORS[c] for c in range(256))
 _OTHER_PUNCTUATION = tuple(c.encode() for c in "\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u00ab\u00bb")
 _CHARS_PER_WORD = 10  # generous: only the opening words are used, so only the opening is read
 _MAX_SHINGLES = 64  # the opening (title and lead) is enough to recognise a copy; bounds the cost
 _WORD_BYTES = 16  # a word's hash covers its first 16 bytes
 _SIG_DTYPE = np.uint32
+_SIG_BYTES = np.dtype(_SIG_DTYPE).itemsize
 _SIG_VERSION = 3
 _MAX_CANDIDATES = 16
 _INDEXED_PER_STORY = 3  # a burst of copies of one story must not make every lookup slower
 # Odd multipliers that mix the words of an n-gram into one 32-bit shingle hash (uint32 wraps).
 _GRAM_MULTIPLIERS = np.array([0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F, 0x165667B1], dtype=np.uint32)
+_SHIFT_16, _SHIFT_13 = np.uint32(16), np.uint32(13)
+_FMIX_1, _FMIX_2 = np.uint32(0x85EBCA6B), np.uint32(0xC2B2AE35)
 
 
 @dataclass(frozen=True)
@@ -62,47 +70,54 @@ class StoryConfig:
     seed: int = 20251019
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Entry:
     story: str
     published: float
-    signature: np.ndarray | None  # None: a word-for-word copy, or another signature version
+    # The signature's bytes read as one little-endian integer (lane i: permutation i). None: a
+    # word-for-word copy, or another signature version.
+    signature: int | None
     indexed: bool
     opening: bytes | None  # digest of the opening's words, for word-for-word copies
 
 
 def _fmix32(h: np.ndarray) -> np.ndarray:
     """MurmurHash3's finaliser, vectorised: spreads the bits of each 32-bit value."""
-    h = h ^ (h >> np.uint32(16))
-    h = h * np.uint32(0x85EBCA6B)
-    h = h ^ (h >> np.uint32(13))
-    h = h * np.uint32(0xC2B2AE35)
-    mixed: np.ndarray = h ^ (h >> np.uint32(16))
-    return mixed
+    h = h ^ (h >> _SHIFT_16)  # a new array: the steps below work in place on it
+    h *= _FMIX_1
+    h ^= h >> _SHIFT_13
+    h *= _FMIX_2
+    h ^= h >> _SHIFT_16
+    return h
 
 
 class _Bands:
     """Banded LSH: an item is a candidate when one band of its signature equals one of ours.
 
     All bands share one dict (a band of one position equal to a band of another is a rare extra
-    candidate, and every candidate's similarity is checked anyway); most buckets hold one item.
+    candidate, and every candidate's similarity is checked anyway). Most buckets hold one item:
+    such a bucket is the item id itself, a list only from the second item on (fewer objects for
+    the garbage collector to track).
     """
 
     def __init__(self, bands: int, rows: int) -> None:
-        width = rows * np.dtype(_SIG_DTYPE).itemsize
+        width = rows * _SIG_BYTES
         self._ranges = [(i * width, (i + 1) * width) for i in range(bands)]
-        self._buckets: dict[bytes, list[str]] = {}
+        self._buckets: dict[bytes, str | list[str]] = {}
 
-    def keys(self, signature: np.ndarray) -> list[bytes]:
-        raw = signature.tobytes()  # slicing bytes is far cheaper than slicing the array per band
+    def keys(self, raw: bytes) -> list[bytes]:
+        """The band keys of a signature's bytes (slicing bytes is far cheaper than slicing arrays)."""
         return [raw[start:end] for start, end in self._ranges]
 
     def insert(self, key: str, bands: list[bytes]) -> None:
         buckets = self._buckets
         for band in bands:
-            bucket = buckets.get(band)
-            if bucket is None:
-                buckets[band] = [key]
+            bucket = buckets.setdefault(band, key)
+            if bucket is key:
+                continue
+            if isinstance(bucket, str):
+                if bucket != key:
+                    buckets[band] = [bucket, key]
             elif key not in bucket:
                 bucket.append(key)
 
@@ -110,21 +125,32 @@ class _Bands:
         buckets = self._buckets
         for band in bands:
             bucket = buckets.get(band)
-            if bucket is not None and key in bucket:
-                bucket.remove(key)
-                if not bucket:
+            if bucket is None:
+                continue
+            if isinstance(bucket, str):
+                if bucket == key:
                     del buckets[band]
+            elif key in bucket:
+                bucket.remove(key)
+                if len(bucket) == 1:
+                    buckets[band] = bucket[0]
 
     def query(self, bands: list[bytes], limit: int) -> list[str]:
         found: dict[str, None] = {}
         buckets = self._buckets
         for band in bands:
             bucket = buckets.get(band)
-            if bucket:
-                for key in bucket:
-                    found[key] = None
-                    if len(found) >= limit:
-                        return list(found)
+            if bucket is None:
+                continue
+            if isinstance(bucket, str):
+                found[bucket] = None
+                if len(found) >= limit:
+                    break
+                continue
+            for key in bucket:
+                found[key] = None
+                if len(found) >= limit:
+                    return list(found)
         return list(found)
 
 
@@ -154,6 +180,13 @@ class StoryIndex:
         self._char_mult = (rng.randint(0, 1 << 31, size=_WORD_BYTES, dtype=np.uint64) * 2 + 1).astype(
             np.uint32
         )
+        # Column k: the character multipliers times the n-gram mixer of position k (mod 2^32), so
+        # one product gives every word's hash already mixed for each position of an n-gram.
+        self._gram_char = self._char_mult[:, None] * self._mult[None, :]
+        self._sig_bytes = n * _SIG_BYTES
+        self._lanes = sum(1 << (32 * i) for i in range(n))  # bit 0 of each 32-bit lane
+        self._window_s = self.config.window.total_seconds()
+        self._max_items = self.config.max_items
         # datasketch chooses the band layout that balances false positives and negatives.
         layout = MinHashLSH(threshold=self.config.threshold, num_perm=n)
         self._band_layout = (layout.b, layout.r)
@@ -161,7 +194,7 @@ class StoryIndex:
         self._heap: list[tuple[float, str]] = []  # (published timestamp, item id), oldest first
         self._watermark = float("-inf")
         self._entries: dict[str, _Entry] = {}  # the mapping's content, decoded
-        self._members: Counter[str] = Counter()  # story → its items in the LSH
+        self._members: dict[str, int] = {}  # story → its items in the LSH
         self._openings: dict[bytes, str] = {}  # opening digest → the item in the window that has it
 
     def __len__(self) -> int:
@@ -170,35 +203,42 @@ class StoryIndex:
     def words(self, title: str, body: str) -> list[bytes]:
         """The opening's words, lower-cased, punctuation removed (at most ``_MAX_SHINGLES`` n-grams)."""
         wanted = _MAX_SHINGLES + self.config.shingle_words - 1
-        opening = f"{title}\n{body[: _CHARS_PER_WORD * wanted]}".lower().encode()
-        if not opening.isascii():
+        text = f"{title}\n{body[: _CHARS_PER_WORD * wanted]}"
+        if text.isascii():
+            opening = text.encode().translate(_LOWER_SEPARATORS)
+        else:
+            opening = text.lower().encode()
             for mark in _OTHER_PUNCTUATION:
                 opening = opening.replace(mark, b" ")
-        return opening.translate(_SEPARATORS).split()[:wanted]
+            opening = opening.translate(_SEPARATORS)
+        return opening.split(None, wanted)[:wanted]
 
     def shingles(self, words: list[bytes]) -> np.ndarray:
         """Stable 32-bit hashes of the word n-grams (the same in every process)."""
-        if not words:
+        count = len(words)
+        if not count:
             return np.empty(0, dtype=np.uint32)
         n = self.config.shingle_words
         # One step for all words: their first _WORD_BYTES bytes times odd multipliers (mod 2^32).
-        codes = np.array(words, dtype=f"S{_WORD_BYTES}").view(np.uint8).reshape(len(words), _WORD_BYTES)
-        hashes = codes @ self._char_mult
-        if len(words) < n:
-            return np.array([np.bitwise_xor.reduce(hashes * self._mult[: len(words)])], dtype=np.uint32)
-        grams = len(words) - n + 1
-        mixed = hashes[:grams] * self._mult[0]
-        for k in range(1, n):
-            mixed = mixed ^ (hashes[k : k + grams] * self._mult[k])
-        result: np.ndarray = mixed
+        codes = np.ndarray((count, _WORD_BYTES), np.uint8, np.array(words, dtype=f"S{_WORD_BYTES}"))
+        if count < n:
+            hashes = codes @ self._char_mult
+            return np.array([np.bitwise_xor.reduce(hashes * self._mult[:count])], dtype=np.uint32)
+        # mixed[j, k]: word j's hash times the mixer of n-gram position k. The n-gram starting at
+        # word i combines mixed[i + k, k] for every k: a strided view with rows of n such values.
+        mixed = codes @ self._gram_char  # a new C-ordered array
+        row, col = mixed.strides
+        grams = np.ndarray((count - n + 1, n), np.uint32, mixed, 0, (row, row + col))
+        result: np.ndarray = np.bitwise_xor.reduce(grams, axis=1)
         return result
 
     def signature(self, shingles: np.ndarray) -> np.ndarray:
         """The MinHash signature of a shingle set: per permutation, the least permuted hash."""
         if len(shingles) == 0:
             return np.full(self.config.num_perm, np.iinfo(np.uint32).max, dtype=_SIG_DTYPE)
-        permuted = self._a * _fmix32(shingles)[None, :] + self._b  # uint32 arithmetic wraps (mod 2^32)
-        signature: np.ndarray = permuted.min(axis=1).astype(_SIG_DTYPE, copy=False)
+        permuted = self._a * _fmix32(shingles)  # uint32 arithmetic wraps (mod 2^32)
+        permuted += self._b
+        signature: np.ndarray = permuted.min(axis=1)
         return signature
 
     def assign(self, item_id: str, title: str, body: str, published_at: datetime, now: datetime) -> str:
@@ -207,21 +247,26 @@ class StoryIndex:
         if known is not None:
             return known.story
         words = self.words(title, body)
-        published = min(published_at, now).timestamp()
+        published = (now if now < published_at else published_at).timestamp()
         self._advance(published)
-        opening = hashlib.blake2b(b" ".join(words), digest_size=12).digest() if words else None
-        twin = self._entries.get(self._openings.get(opening, "")) if opening is not None else None
-        if twin is not None and abs(twin.published - published) <= self.config.window.total_seconds():
+        if not words:
+            story = "st-" + hashlib.blake2b(item_id.encode(), digest_size=8).hexdigest()
+            raw = self.signature(self.shingles(words)).tobytes()
+            self._add(item_id, story, published, raw, int.from_bytes(raw, "little"), self._lsh.keys(raw), None)
+            return story
+        opening = hashlib.blake2b(b" ".join(words), digest_size=12).digest()
+        twin = self._entries.get(self._openings.get(opening, ""))
+        if twin is not None and abs(twin.published - published) <= self._window_s:
             # A word-for-word copy: the same story, and nothing new for the LSH to learn.
-            self._add(item_id, twin.story, published, None, opening)
-            self._evict_over_capacity()
+            self._add(item_id, twin.story, published, None, None, None, opening)
             return twin.story
-        signature = self.signature(self.shingles(words))
-        story = self._best_match(signature, published) if words else None
+        raw = self.signature(self.shingles(words)).tobytes()
+        bands = self._lsh.keys(raw)  # once per item: for the query and for the insert
+        signature = int.from_bytes(raw, "little")
+        story = self._best_match(signature, bands, published)
         if story is None:
             story = "st-" + hashlib.blake2b(item_id.encode(), digest_size=8).hexdigest()
-        self._add(item_id, story, published, signature, opening)
-        self._evict_over_capacity()
+        self._add(item_id, story, published, raw, signature, bands, opening)
         return story
 
     def flush(self) -> int:
@@ -234,27 +279,33 @@ class StoryIndex:
                 self.store[key] = value
         return len(pending)
 
-    def _best_match(self, signature: np.ndarray, published: float) -> str | None:
-        window = self.config.window.total_seconds()
-        entries = [
-            e
-            for e in (
-                self._entries.get(k) for k in self._lsh.query(self._lsh.keys(signature), _MAX_CANDIDATES)
-            )
-            if e is not None and e.signature is not None and abs(e.published - published) <= window
-        ]
-        if not entries:
+    def _best_match(self, signature: int, bands: list[bytes], published: float) -> str | None:
+        candidates = self._lsh.query(bands, _MAX_CANDIDATES)
+        if not candidates:
             return None
-        # One vectorised comparison of all candidates' signatures with this one.
-        similarity = (np.stack([e.signature for e in entries]) == signature).mean(axis=1)  # type: ignore[misc]
-        best = min(
-            (
-                (-float(sim), e.published, e.story)
-                for sim, e in zip(similarity, entries, strict=True)
-                if sim >= self.config.threshold
-            ),
-            default=None,
-        )
+        entries = self._entries
+        window = self._window_s
+        lanes = self._lanes
+        perms = self.config.num_perm
+        threshold = self.config.threshold
+        best: tuple[int, float, str] | None = None
+        for key in candidates:
+            entry = entries.get(key)
+            if entry is None or entry.signature is None or abs(entry.published - published) > window:
+                continue
+            # A 32-bit lane of the XOR is zero where the two signatures agree; folding each lane's
+            # bits into its lowest bit and counting those gives the permutations that disagree.
+            x = entry.signature ^ signature
+            x |= x >> 16
+            x |= x >> 8
+            x |= x >> 4
+            x |= x >> 2
+            x |= x >> 1
+            equal = perms - (x & lanes).bit_count()
+            if equal / perms >= threshold:
+                rank = (-equal, entry.published, entry.story)  # most similar, then the earliest
+                if best is None or rank < best:
+                    best = rank
         return None if best is None else best[2]
 
     def _write(self, item_id: str, value: bytes | None) -> None:
@@ -266,23 +317,34 @@ class StoryIndex:
             self.store[item_id] = value
 
     def _add(
-        self, item_id: str, story: str, published: float, signature: np.ndarray | None, opening: bytes | None
+        self,
+        item_id: str,
+        story: str,
+        published: float,
+        raw: bytes | None,
+        signature: int | None,
+        bands: list[bytes] | None,
+        opening: bytes | None,
     ) -> None:
+        """Store and index a new item's entry, then keep the index within ``max_items``."""
         # Formatted by hand (json.dumps costs more than the MinHash): the story id is "st-" and hex
         # digits, the rest numbers and hex; rebuild() reads it back with json.loads.
-        sig = "" if signature is None else f',"sig":"{signature.tobytes().hex()}"'
+        quoted = f'"{story}"' if story.isascii() and story.replace("-", "").isalnum() else json.dumps(story)
+        sig = "" if raw is None else f',"sig":"{raw.hex()}"'
         x = "" if opening is None else f',"x":"{opening.hex()}"'
-        entry = f'{{"story":{json.dumps(story)},"t":{published!r},"v":{_SIG_VERSION}{sig}{x}}}'
-        self._write(item_id, entry.encode())
-        self._index(item_id, story, published, signature, opening)
+        self._write(item_id, f'{{"story":{quoted},"t":{published!r},"v":{_SIG_VERSION}{sig}{x}}}'.encode())
+        self._index(item_id, story, published, signature, bands, opening)
+        if len(self._heap) > self._max_items:
+            self._evict_over_capacity()
 
     def _index(
         self,
         item_id: str,
         story: str,
         published: float,
-        signature: np.ndarray | None,
-        opening: bytes | None = None,
+        signature: int | None,
+        bands: list[bytes] | None,
+        opening: bytes | None,
     ) -> None:
         if item_id in self._entries:
             return
@@ -290,22 +352,25 @@ class StoryIndex:
             self._openings.setdefault(opening, item_id)
         # Only the first few items of a story go into the LSH: a story copied a hundred times
         # would otherwise fill its buckets and make every lookup slow. Later copies still match.
-        indexed = signature is not None and self._members[story] < _INDEXED_PER_STORY
-        if indexed and signature is not None:
-            self._lsh.insert(item_id, self._lsh.keys(signature))
-            self._members[story] += 1
+        indexed = False
+        if bands is not None:
+            members = self._members.get(story, 0)
+            if members < _INDEXED_PER_STORY:
+                indexed = True
+                self._lsh.insert(item_id, bands)
+                self._members[story] = members + 1
         self._entries[item_id] = _Entry(story, published, signature, indexed, opening)
         heapq.heappush(self._heap, (published, item_id))
 
     def _advance(self, published: float) -> None:
         if published > self._watermark:
             self._watermark = published
-        horizon = self._watermark - self.config.window.total_seconds()
+        horizon = self._watermark - self._window_s
         while self._heap and self._heap[0][0] < horizon:
             self._drop(heapq.heappop(self._heap)[1])
 
     def _evict_over_capacity(self) -> None:
-        while len(self._heap) > self.config.max_items:
+        while len(self._heap) > self._max_items:
             self._drop(heapq.heappop(self._heap)[1])
 
     def _drop(self, item_id: str) -> None:
@@ -313,10 +378,10 @@ class StoryIndex:
         if entry is not None and entry.opening is not None and self._openings.get(entry.opening) == item_id:
             del self._openings[entry.opening]
         if entry is not None and entry.indexed and entry.signature is not None:
-            self._lsh.remove(item_id, self._lsh.keys(entry.signature))
-            self._members[entry.story] -= 1
-            if self._members[entry.story] <= 0:
-                del self._members[entry.story]
+            self._lsh.remove(item_id, self._lsh.keys(entry.signature.to_bytes(self._sig_bytes, "little")))
+            members = self._members.pop(entry.story, 0) - 1
+            if members > 0:
+                self._members[entry.story] = members
         self._write(item_id, None)
 
     def rebuild(self) -> int:
@@ -324,19 +389,21 @@ class StoryIndex:
         self._lsh = _Bands(*self._band_layout)
         self._heap = []
         self._entries = {}
-        self._members = Counter()
+        self._members = {}
         self._openings = {}
         self._pending = {}
         entries = [(k, json.loads(v)) for k, v in list(self.store.items()) if v is not None]
         entries.sort(key=lambda kv: (float(kv[1]["t"]), kv[0]))
         for item_id, entry in entries:
-            signature = opening = None
+            signature = bands = opening = None
             if entry.get("v") == _SIG_VERSION:
-                if "sig" in entry:
-                    signature = np.frombuffer(bytes.fromhex(entry["sig"]), dtype=_SIG_DTYPE).copy()
+                raw = bytes.fromhex(entry["sig"]) if "sig" in entry else b""
+                if len(raw) == self._sig_bytes:  # anything else takes no part in matching
+                    signature = int.from_bytes(raw, "little")
+                    bands = self._lsh.keys(raw)
                 if "x" in entry:
                     opening = bytes.fromhex(entry["x"])
-            self._index(item_id, str(entry["story"]), float(entry["t"]), signature, opening)
+            self._index(item_id, str(entry["story"]), float(entry["t"]), signature, bands, opening)
             self._watermark = max(self._watermark, float(entry["t"]))
         if self._heap:
             self._advance(self._watermark)

@@ -233,8 +233,12 @@ def test_each_batch_is_committed_once_delivered_so_a_restart_redelivers_nothing(
 
 
 def test_metrics_health_and_readiness_are_served(classifier: Classifier) -> None:
+    # One undecodable and one invalid raw item: each is dead-lettered and counted by reason class.
+    bad = [b"\xff not json", json.dumps({"schema_version": 1, "id": "no-title"}).encode()]
+    produce_raw(classifier.kafka, classifier.topic(TopicKey.RAW_ITEMS), bad, key=b"bad")
     classifier.send(_item("frontier-wire", "Pakistan shuts Torkham crossing", CLOSURE_BODY, 0))
     classifier.wait_tagged(1)
+    read_topic(classifier.kafka, classifier.topic(TopicKey.RAW_ITEMS_DLQ), min_count=2, timeout_s=30)
     assert classifier.get("/healthz")[0] == 200
     wait_until(lambda: classifier.get("/readyz")[0] == 200, 30, "not ready", on_fail=classifier.proc.log)
     assert json.loads(classifier.get("/readyz")[1])["checks"]["state"] is True
@@ -243,7 +247,12 @@ def test_metrics_health_and_readiness_are_served(classifier: Classifier) -> None
     assert status == 200
     assert 'borderwatch_classifier_items_total{outcome="ok",reason_class="none"} 1.0' in text
     assert 'borderwatch_classifier_labels_total{label="closure"} 1.0' in text
-    assert 'borderwatch_classifier_items_total{outcome="dead_lettered",reason_class="decode"} 0.0' in text
+    dead = "borderwatch_classifier_dead_letters_total"
+    assert f'{dead}{{reason_class="decode",topic="raw-items"}} 1.0' in text
+    assert f'{dead}{{reason_class="validation",topic="raw-items"}} 1.0' in text
+    assert f'{dead}{{reason_class="processing",topic="raw-items"}} 0.0' in text
+    assert 'borderwatch_classifier_items_total{outcome="dead_lettered",reason_class="decode"} 1.0' in text
+    assert "borderwatch_classifier_broker_errors_total 0.0" in text
     assert "borderwatch_classifier_tagging_seconds_count 1.0" in text
     # Observed once the tagged event was acknowledged (the item's ingest time lies in the past).
     stage = 'stage="ingested_to_tagged"'

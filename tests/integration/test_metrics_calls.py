@@ -31,17 +31,16 @@ from services.ingest.app import replay
 from services.ingest.metrics import create_metrics as create_ingest_metrics
 from services.ingest.settings import IngestSettings
 from services.notifier.app import Notifier, NotifierSettings
-from services.notifier.channels import WebhookChannel
-from services.notifier.delivery import DeliveryPolicy, Dispatcher
+from services.notifier.delivery import DeliveryPolicy
 from services.notifier.metrics import ALERT_OUTCOMES, create_metrics
 from services.notifier.outbox import DeliveryKeys, Outbox
 from services.notifier.rules import Rule, RuleSet
-from services.notifier.subscribers import load_subscribers, resolve_secrets
+from services.notifier.subscribers import load_subscribers
 from tests.integration.kafka_helpers import produce_raw, read_topic
 from tests.sinks import HttpSink
+from tests.unit.notifier.dispatch_cases import HOOK_SUBSCRIBERS, webhook_dispatcher
 from tests.unit.notifier.rule_cases import T0, ev, incident
 from tests.unit.notifier.test_metrics_calls import (
-    HOOK_SUBSCRIBERS,
     RecordingProducer,
     make_alert,
     record,
@@ -174,36 +173,23 @@ async def test_dedup_and_inhibition_on_the_redis_outbox_count_for_their_rules(
 ) -> None:
     redis = Redis.from_url(redis_url)
     keys = DeliveryKeys(namespace)
-    path = tmp_path / "subscribers.yaml"
-    path.write_text(HOOK_SUBSCRIBERS)
-    subscribers = load_subscribers(path)
     registry = CollectorRegistry()
     metrics = create_metrics(registry, rules=["repeat", "r-critical", "r-lower"])
-    published: list[AlertV1] = []
-
-    async def publish(alert: AlertV1) -> None:
-        published.append(alert)
-
-    async def dead_letter(reason: str, payload: bytes) -> None:
-        raise AssertionError(reason)
+    published: list[str] = []
 
     async def enqueue(alert: AlertV1) -> None:
         await redis.xadd(keys.outbox, {"alert_id": alert.alert_id, "alert": alert.model_dump_json()})
 
     try:
         with HttpSink() as sink:
-            targets, _ = resolve_secrets(subscribers, {"BW_TEST_HOOK": sink.url}, path)
             async with httpx.AsyncClient() as http:
-                dispatcher = Dispatcher(
-                    outbox=Outbox(redis, keys, group="g", consumer="c1"),
-                    subscribers=subscribers,
-                    targets=targets,
-                    channels={t.key: WebhookChannel(http, sink.url, None) for t in targets},
-                    routes_of=lambda rule_id: ["hook"],
-                    silences=list,
-                    publish=publish,
-                    dead_letter=dead_letter,
+                dispatcher = webhook_dispatcher(
+                    tmp_path,
+                    Outbox(redis, keys, group="g", consumer="c1"),
+                    http,
+                    sink.url,
                     metrics=metrics,
+                    published=published,
                     policy=DeliveryPolicy(rescan_s=0.5),
                 )
                 task = asyncio.create_task(dispatcher.run())

@@ -27,6 +27,9 @@ from typing import Any
 import pytest
 
 from schemas.topics import TopicKey, topic_name
+from services.classifier import metrics as classifier_metrics
+from services.ingest import metrics as ingest_metrics
+from services.notifier import metrics as notifier_metrics
 from tests.integration.kafka_helpers import produce_raw
 from tests.integration.processes import ROOT, ServiceProcess, free_port, service_env, wait_until
 from tests.services import unavailable
@@ -222,17 +225,11 @@ STAGES = ("published_to_ingested", "ingested_to_tagged", "tagged_to_alerted", "a
 STAGE_COUNTS = (
     'sum by (stage) ({__name__=~"borderwatch_(ingest|classifier|notifier)_pipeline_latency_seconds_count"})'
 )
-ALERT_OUTCOMES = (
-    "fired",
-    "resolved",
-    "suppressed_dedup",
-    "suppressed_silence",
-    "suppressed_inhibit",
-    "suppressed_cooldown",
-)
-CHANNELS = ("console", "webhook", "slack", "email")
-REASON_CLASSES = ("decode", "validation", "processing", "input")
-NOTIFIER_DEAD_LETTER_TOPICS = ("tagged-events", "incidents", "alerts")
+# Consumer lag is labelled by the logical input topic (no namespace, no version) in every service.
+CONSUMER_LAG = {
+    "classifier": ("raw-items",),
+    "notifier": ("tagged-events", "incidents"),
+}
 
 
 def _wait_scraped(prometheus: Prometheus) -> None:
@@ -246,10 +243,6 @@ def _wait_scraped(prometheus: Prometheus) -> None:
 
 def _by(prometheus: Prometheus, expr: str, label: str) -> dict[str, float]:
     return {r["metric"].get(label, ""): float(r["value"][1]) for r in prometheus.query(expr)}
-
-
-def _either_topic(metric: str, *topics: str) -> str:
-    return " or ".join(f'{metric}{{topic="{topic}"}}' for topic in topics)
 
 
 def _push_and_wait_for_alerts(stack: Stack, count: int) -> None:
@@ -287,7 +280,7 @@ def test_stage_latencies_alert_outcomes_and_consumer_lag_follow_the_items(stack:
     fired = 'borderwatch_notifier_alerts_total{rule="every-item", outcome="fired"}'
     # The test rule's outcomes exist from the start (the rule ids are known at start-up).
     outcomes = _by(prometheus, 'borderwatch_notifier_alerts_total{rule="every-item"}', "outcome")
-    assert set(outcomes) == set(ALERT_OUTCOMES)
+    assert set(outcomes) == set(notifier_metrics.ALERT_OUTCOMES)
     stages_before = _by(prometheus, STAGE_COUNTS, "stage")
     fired_before = prometheus.value(fired)
 
@@ -315,13 +308,16 @@ def test_stage_latencies_alert_outcomes_and_consumer_lag_follow_the_items(stack:
     assert {stage for stage, value in p99.items() if value == value and value >= 0} >= set(STAGES), p99
 
     # Consumer lag of each input topic: present, and back at 0 once the items are handled.
-    raw_topic = topic_name(TopicKey.RAW_ITEMS, stack.namespace)
-    tagged_topic = topic_name(TopicKey.TAGGED_EVENTS, stack.namespace)
-    # The topic label is the logical topic name or the namespaced one: either shows the lag.
-    classifier_lag = _either_topic("borderwatch_classifier_consumer_lag_messages", "raw-items", raw_topic)
-    notifier_lag = _either_topic("borderwatch_notifier_consumer_lag_messages", "tagged-events", tagged_topic)
+    classifier_lag = 'borderwatch_classifier_consumer_lag_messages{topic="raw-items"}'
+    notifier_lag = 'borderwatch_notifier_consumer_lag_messages{topic="tagged-events"}'
     for expr in (classifier_lag, notifier_lag):
         _wait_lag_caught_up(prometheus, expr)
+    # One form of topic label across services: the logical key, never the namespaced topic name.
+    lag_topics = {
+        (r["metric"]["service"], r["metric"]["topic"])
+        for r in prometheus.query('{__name__=~"borderwatch_[a-z]+_consumer_lag_messages"}')
+    }
+    assert {(s, t) for s, t in lag_topics if t not in CONSUMER_LAG.get(s, ())} == set(), lag_topics
 
 
 def _wait_lag_caught_up(prometheus: Prometheus, expr: str) -> None:
@@ -342,25 +338,27 @@ def test_failure_counters_exist_at_zero_and_dead_letters_count_through_prometheu
         "borderwatch_notifier_broker_errors_total": None,
         "borderwatch_ingest_redis_errors_total": None,
         "borderwatch_ingest_broker_errors_total": None,
+        "borderwatch_classifier_broker_errors_total": None,
     }
     for name in zero:
         assert prometheus.query(name), f"{name} is not exported"
         assert prometheus.value(f"sum({name})") == 0, name
     assert _by(prometheus, "borderwatch_notifier_delivery_retries_total", "channel") == dict.fromkeys(
-        CHANNELS, 0.0
+        notifier_metrics.CHANNEL_KINDS, 0.0
     )
     assert _by(prometheus, "borderwatch_ingest_dead_letters_total", "reason_class") == dict.fromkeys(
-        REASON_CLASSES, 0.0
+        ingest_metrics.REASON_CLASSES, 0.0
     )
-    notifier_letters = {
-        (r["metric"]["topic"], r["metric"]["reason_class"]): float(r["value"][1])
-        for r in prometheus.query("borderwatch_notifier_dead_letters_total")
+    notifier_letters = _dead_letters(prometheus, "notifier")
+    assert set(notifier_letters) == {
+        (t, c) for t in notifier_metrics.DEAD_LETTER_TOPICS for c in notifier_metrics.REASON_CLASSES
     }
-    assert set(notifier_letters) == {(t, c) for t in NOTIFIER_DEAD_LETTER_TOPICS for c in REASON_CLASSES}
-    classifier_letters = _by(
-        prometheus, 'borderwatch_classifier_items_total{outcome="dead_lettered"}', "reason_class"
-    )
-    assert {"decode", "validation"} <= set(classifier_letters)
+    classifier_letters = _dead_letters(prometheus, "classifier")
+    assert set(classifier_letters) == {
+        (t, c)
+        for t in classifier_metrics.DEAD_LETTER_TOPICS
+        for c in classifier_metrics.DEAD_LETTER_REASON_CLASSES
+    }
 
     # A tagged event that breaks the contract goes straight to the notifier's input topic, and an
     # undecodable raw item to the classifier's: each service dead-letters it.
@@ -373,11 +371,11 @@ def test_failure_counters_exist_at_zero_and_dead_letters_count_through_prometheu
     notifier_expr = (
         'borderwatch_notifier_dead_letters_total{topic="tagged-events", reason_class="validation"}'
     )
-    classifier_expr = 'borderwatch_classifier_items_total{outcome="dead_lettered", reason_class="decode"}'
+    classifier_expr = 'borderwatch_classifier_dead_letters_total{topic="raw-items", reason_class="decode"}'
     wait_until(
         lambda: (
             prometheus.value(notifier_expr) == notifier_letters[("tagged-events", "validation")] + 1
-            and prometheus.value(classifier_expr) == classifier_letters["decode"] + 1
+            and prometheus.value(classifier_expr) == classifier_letters[("raw-items", "decode")] + 1
         ),
         60,
         "the dead letters did not show in Prometheus",
@@ -385,7 +383,9 @@ def test_failure_counters_exist_at_zero_and_dead_letters_count_through_prometheu
     )
     # The dashboard's dead-letter panel shows both, by service, topic and reason class.
     panel = next(
-        expr for expr in _dashboard_expressions() if "dead_letters_total" in expr and "label_replace" in expr
+        expr
+        for expr in _dashboard_expressions()
+        if "dead_letters_total" in expr and "by (service, topic, reason_class)" in expr
     )
     shown = {
         (r["metric"].get("service"), r["metric"].get("topic"), r["metric"].get("reason_class"))
@@ -393,6 +393,13 @@ def test_failure_counters_exist_at_zero_and_dead_letters_count_through_prometheu
         if float(r["value"][1]) > 0
     }
     assert {("notifier", "tagged-events", "validation"), ("classifier", "raw-items", "decode")} <= shown
+
+
+def _dead_letters(prometheus: Prometheus, service: str) -> dict[tuple[str, str], float]:
+    return {
+        (r["metric"]["topic"], r["metric"]["reason_class"]): float(r["value"][1])
+        for r in prometheus.query(f"borderwatch_{service}_dead_letters_total")
+    }
 
 
 def _dashboard_expressions() -> list[str]:

@@ -47,10 +47,12 @@ REQUIRED = (
     "borderwatch_notifier_delivery_retries_total",
     "borderwatch_notifier_dead_letters_total",
     "borderwatch_ingest_dead_letters_total",
+    "borderwatch_classifier_dead_letters_total",
     "borderwatch_notifier_redis_errors_total",
     "borderwatch_ingest_redis_errors_total",
     "borderwatch_notifier_broker_errors_total",
     "borderwatch_ingest_broker_errors_total",
+    "borderwatch_classifier_broker_errors_total",
 )
 STAGE_FAMILY = '__name__=~"borderwatch_(ingest|classifier|notifier)_pipeline_latency_seconds_bucket"'
 _SUFFIXES = {
@@ -136,6 +138,22 @@ def test_operator_facing_series_are_on_the_dashboard() -> None:
     exported = {series for family in _families().values() for series in family}
     assert [s for s in REQUIRED if s not in exported] == []
     assert [s for s in REQUIRED if not _shown(s, names, patterns)] == []
+
+
+def test_dead_letters_come_from_each_services_dead_letter_counter() -> None:
+    # The classifier exports dead_letters_total like the others: no panel stands in its item outcomes.
+    stand_ins = [
+        e
+        for e in _expressions()
+        if 'borderwatch_classifier_items_total{outcome="dead_lettered"' in e or "label_replace" in e
+    ]
+    assert stand_ins == []
+    (panel,) = [p for p in _panels() if p["title"] == "Dead letters by service, topic and reason class"]
+    (target,) = panel["targets"]
+    assert target["expr"] == (
+        "sum by (service, topic, reason_class) "
+        '(rate({__name__=~"borderwatch_[a-z]+_dead_letters_total"}[$__rate_interval]))'
+    )
 
 
 def test_stage_latency_panel_shows_p50_and_p99_by_stage_in_seconds() -> None:

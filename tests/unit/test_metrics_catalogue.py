@@ -92,6 +92,30 @@ def test_ingest_error_counters_start_at_zero() -> None:
     assert value(registry, "borderwatch_ingest_broker_errors_total") == 0
 
 
+@pytest.mark.parametrize("reason_class", ("decode", "validation", "processing"))
+def test_classifier_dead_letter_series_start_at_zero(reason_class: str) -> None:
+    registry = CollectorRegistry()
+    classifier_metrics.create_metrics(registry)
+    name = "borderwatch_classifier_dead_letters_total"
+    assert value(registry, name, topic="raw-items", reason_class=reason_class) == 0
+    assert value(registry, name, topic="raw-items", reason_class="input") is None  # ingest's class only
+
+
+def test_classifier_broker_errors_start_at_zero() -> None:
+    registry = CollectorRegistry()
+    classifier_metrics.create_metrics(registry)
+    assert value(registry, "borderwatch_classifier_broker_errors_total") == 0
+
+
+def test_classifier_consumer_lag_starts_at_zero_per_partition_of_the_logical_topic() -> None:
+    registry = CollectorRegistry()
+    classifier_metrics.create_metrics(registry, lag_partitions=3)
+    name = "borderwatch_classifier_consumer_lag_messages"
+    for partition in ("0", "1", "2"):
+        assert value(registry, name, topic="raw-items", partition=partition) == 0
+    assert value(registry, name, topic="raw-items", partition="3") is None
+
+
 @pytest.mark.parametrize(
     ("service", "stages"),
     [

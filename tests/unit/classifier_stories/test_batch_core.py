@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 from schemas import IncidentV1, RawItemV1, TaggedEventV1, decode_as, encode
-from services.classifier.batch_core import INCIDENTS, STORIES, BatchOutcome, ClassifierCore, TableChange
+from services.classifier.batch_core import (
+    INCIDENTS,
+    STORIES,
+    BatchOutcome,
+    ClassifierCore,
+    FailedItem,
+    TableChange,
+    TaggedItem,
+)
 from services.classifier.core_process import CoreFailed, InlineCore, ProcessCore
 from services.classifier.dlq_limit import DlqLimitConfig
 from services.classifier.incidents import IncidentConfig
@@ -95,14 +103,16 @@ def test_a_batch_keeps_message_order_and_isolates_bad_values(tagger: Tagger) -> 
     outcome = core.decide(values, NOW)
     assert outcome.halted is None
     assert [item.position for item in outcome.items] == [0, 1, 2, 3, 4]
-    tagged = [decode_as(TaggedEventV1, item.event) for item in outcome.items if item.event is not None]
+    ok = [item for item in outcome.items if isinstance(item, TaggedItem)]
+    tagged = [decode_as(TaggedEventV1, item.event) for item in ok]
     assert [event.item_id for event in tagged] == ["a", "b"]
     assert tagged[0].story_id == tagged[1].story_id  # copies of one report: one story
-    assert outcome.items[0].key == b"a" and ("ce_id", tagged[0].event_id.encode()) in outcome.items[0].headers
-    assert outcome.items[0].labels == tuple(label.value for label in tagged[0].labels)
-    assert "closure" in outcome.items[0].labels
+    assert ok[0].key == b"a" and ("ce_id", tagged[0].event_id.encode()) in ok[0].headers
+    assert ok[0].labels == tuple(label.value for label in tagged[0].labels)
+    assert "closure" in ok[0].labels and ok[0].report.story == tagged[0].story_id
     bad_json, exploded, tombstone = outcome.items[1], outcome.items[2], outcome.items[3]
-    assert bad_json.event is None and bad_json.reason_class == "decode"
+    assert isinstance(bad_json, FailedItem) and bad_json.reason_class == "decode"
+    assert isinstance(exploded, FailedItem) and isinstance(tombstone, FailedItem)
     assert exploded.reason == "tagging failed: RuntimeError: boom" and exploded.reason_class == "processing"
     assert exploded.detail is not None and "RuntimeError: boom" in exploded.detail
     assert tombstone.reason_class == "decode"
@@ -134,8 +144,10 @@ def test_state_reloaded_from_the_tables_gives_redeliveries_the_same_story_and_no
     stories, incidents, changes = restarted.load_state(tables[STORIES], tables[INCIDENTS])
     assert (stories, incidents) == (2, len(tables[INCIDENTS])) and changes == []
     again = restarted.decide([_raw("a", "wire")], NOW)
-    event_before = decode_as(TaggedEventV1, before.items[0].event)
-    event_again = decode_as(TaggedEventV1, again.items[0].event)
+    first_before, first_again = before.items[0], again.items[0]
+    assert isinstance(first_before, TaggedItem) and isinstance(first_again, TaggedItem)
+    event_before = decode_as(TaggedEventV1, first_before.event)
+    event_again = decode_as(TaggedEventV1, first_again.event)
     assert (event_again.event_id, event_again.story_id) == (event_before.event_id, event_before.story_id)
     revision_before = max(decode_as(IncidentV1, r.value).revision for r in before.incidents)
     restated = [decode_as(IncidentV1, r.value) for r in again.incidents if r.label == "closure"]
@@ -161,7 +173,7 @@ def test_a_reload_drops_entries_that_left_the_window_and_says_so(tagger: Tagger)
 
 def _outcome_bytes(outcome: BatchOutcome) -> tuple[object, ...]:
     return (
-        [(i.position, i.event, i.key, i.headers, i.labels, i.reason, i.reason_class) for i in outcome.items],
+        [i._replace(tagging_seconds=0.0) if isinstance(i, TaggedItem) else i for i in outcome.items],
         outcome.incidents,
         outcome.changes,
         outcome.stories_indexed,

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from kafka.errors import KafkaTimeoutError
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
@@ -24,41 +23,10 @@ from services.ingest.schedule import BrokerGate
 from services.ingest.stores import MemorySeenStore, RedisSeenStore
 from services.ingest.submission import ItemSubmission, normalise
 from tests.integration.processes import free_port
+from tests.unit.ingest.memory_producer import MemoryProducer
 
 NOW = datetime(2025, 10, 12, 7, 0, tzinfo=UTC)
 STAGE = "published_to_ingested"
-
-
-class _Future:
-    def __init__(self, error: Exception | None) -> None:
-        self.error = error
-
-    def add_callback(self, fn: Any) -> None:
-        if self.error is None:
-            fn(object())
-
-    def add_errback(self, fn: Any) -> None:
-        if self.error is not None:
-            fn(self.error)
-
-
-class MemoryProducer:
-    """Acknowledges every send, except those of ``refuse`` keys; ``blocked`` sends raise at once."""
-
-    def __init__(self, refuse: set[bytes] | None = None, blocked: bool = False) -> None:
-        self.refuse = refuse or set()
-        self.blocked = blocked
-        self.sent: list[bytes | None] = []
-
-    def send(
-        self, topic: str, value: bytes | None = None, key: bytes | None = None, headers: Any = None
-    ) -> Any:
-        if self.blocked:
-            raise KafkaTimeoutError("metadata not available")
-        if key in self.refuse:
-            return _Future(RuntimeError("not acknowledged"))
-        self.sent.append(key)
-        return _Future(None)
 
 
 def item(n: int, published_before: timedelta | None) -> RawItemV1:

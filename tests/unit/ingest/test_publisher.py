@@ -14,35 +14,9 @@ from services.ingest.publisher import Publisher, PublishUnavailable
 from services.ingest.schedule import BrokerGate
 from services.ingest.stores import MemorySeenStore
 from services.ingest.submission import ItemSubmission, normalise
+from tests.unit.ingest.memory_producer import MemoryProducer
 
 NOW = datetime(2025, 10, 12, 7, 0, tzinfo=UTC)
-
-
-class _Future:
-    def __init__(self, error: Exception | None) -> None:
-        self.error = error
-
-    def add_callback(self, fn: Any) -> None:
-        if self.error is None:
-            fn(object())
-
-    def add_errback(self, fn: Any) -> None:
-        if self.error is not None:
-            fn(self.error)
-
-
-class MemoryProducer:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes | None, bytes | None]] = []
-        self.fail_keys: set[bytes] = set()
-
-    def send(
-        self, topic: str, value: bytes | None = None, key: bytes | None = None, headers: Any = None
-    ) -> Any:
-        if key in self.fail_keys:
-            return _Future(RuntimeError("not acknowledged"))
-        self.sent.append((topic, key, value))
-        return _Future(None)
 
 
 def item(n: int) -> Any:
@@ -73,8 +47,7 @@ async def test_new_items_are_sent_once_and_marked_seen_after_the_ack() -> None:
 
 
 async def test_items_the_broker_did_not_acknowledge_are_not_seen_and_close_the_gate() -> None:
-    producer = MemoryProducer()
-    producer.fail_keys = {item(2).id.encode()}
+    producer = MemoryProducer(refuse={item(2).id.encode()})
     publisher, seen, gate = make(producer)
     try:
         with pytest.raises(PublishUnavailable) as caught:

@@ -17,8 +17,8 @@ from schemas import AlertV1, TopicKey, decode
 from services.notifier.channels.base import Notification, RetryableSendError
 from services.notifier.delivery import DeliveryPolicy, Dispatcher
 from services.notifier.metrics import create_metrics
-from services.notifier.outbox import OutboxEntry, Precheck
 from services.notifier.subscribers import load_subscribers, resolve_secrets
+from tests.unit.notifier.dispatch_cases import MemoryOutbox, run_until_published
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "schemas" / "examples" / "alerts" / "v1" / "count-fired.json"
@@ -32,65 +32,6 @@ subscribers:
     channels:
       - {type: webhook, url_env: HOOK_SLOW}
 """
-
-
-class MemoryOutbox:
-    """The outbox contract in memory: entries, pending acks, sent markers."""
-
-    def __init__(self, alerts: Sequence[AlertV1]) -> None:
-        self.entries: list[OutboxEntry] = [
-            (f"{i}-0", {"alert_id": a.alert_id, "alert": a.model_dump_json()}) for i, a in enumerate(alerts)
-        ]
-        self.delivered = 0
-        self.acked: list[str] = []
-        self.sent: set[str] = set()
-        self.record_calls = 0
-
-    async def ensure_group(self) -> None:
-        return None
-
-    async def read(
-        self, *, ack: Sequence[str] = (), pending: bool = False, count: int = 100, block_ms: int = 500
-    ) -> list[OutboxEntry]:
-        self.acked += ack
-        if pending:
-            return []
-        batch = self.entries[self.delivered : self.delivered + count]
-        self.delivered += len(batch)
-        if not batch:
-            await asyncio.sleep(block_ms / 1000)
-        return batch
-
-    async def claim_stale(self, min_idle_ms: int, count: int = 100) -> list[OutboxEntry]:
-        return []
-
-    async def touch(self, entry_ids: Sequence[str]) -> None:
-        return None
-
-    async def ack(self, entry_ids: Sequence[str]) -> None:
-        self.acked += entry_ids
-
-    async def precheck_many(
-        self, checks: Sequence[Precheck], inhibit_ttl_s: int
-    ) -> list[tuple[bool, list[bool]]]:
-        return [(False, [k in self.sent for k in c.delivery_keys]) for c in checks]
-
-    async def record(self, delivery_keys: Sequence[str], ttl_s: int, ack: Sequence[str] = ()) -> None:
-        self.record_calls += 1
-        self.sent.update(delivery_keys)
-        self.acked += ack
-
-    async def queue_digest(self, target_key: str, delivery_key: str, alert_json: str, ttl_s: int) -> None:
-        raise AssertionError("no digest subscribers here")
-
-    async def take_digest(self, target_key: str, slot: str, lock_ttl_s: int) -> list[str] | None:
-        return None
-
-    async def finish_digest(self, target_key: str, slot: str, count: int) -> None:
-        return None
-
-    async def release_digest(self, target_key: str) -> None:
-        return None
 
 
 class FakeChannel:
@@ -155,17 +96,6 @@ def dispatcher(
         metrics=create_metrics(CollectorRegistry()),
         policy=DeliveryPolicy(backoff_base_s=0.05, backoff_cap_s=2.0, rescan_s=60, **policy),  # type: ignore[arg-type]
     )
-
-
-async def run_until_published(d: Dispatcher, published: list[str], n: int) -> None:
-    task = asyncio.create_task(d.run())
-    try:
-        async with asyncio.timeout(10):
-            while len(published) < n:  # noqa: ASYNC110 - filled by the publish hook
-                await asyncio.sleep(0.01)
-    finally:
-        d.stop()
-        await asyncio.wait_for(task, 5)
 
 
 async def test_sends_per_channel_stay_within_the_limit_and_markers_are_batched(tmp_path: Path) -> None:

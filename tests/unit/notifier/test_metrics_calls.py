@@ -26,26 +26,23 @@ from redis.exceptions import RedisError
 
 from schemas import AlertV1, TopicKey, decode, encode, topic_name
 from services.notifier.app import Notifier, NotifierSettings
-from services.notifier.channels import WebhookChannel
-from services.notifier.delivery import DeliveryPolicy, Dispatcher
+from services.notifier.delivery import DeliveryPolicy
 from services.notifier.metrics import ALERT_OUTCOMES, CHANNEL_KINDS, create_metrics
-from services.notifier.outbox import OutboxEntry, Precheck
 from services.notifier.silences import Matcher, Silence, SilenceRequest
-from services.notifier.subscribers import load_subscribers, resolve_secrets
+from services.notifier.subscribers import load_subscribers
 from tests.integration.processes import free_port
 from tests.sinks import HttpSink
+from tests.unit.notifier.dispatch_cases import (
+    HOOK_SUBSCRIBERS,
+    MemoryOutbox,
+    run_until_published,
+    webhook_dispatcher,
+)
 from tests.unit.notifier.rule_cases import T0, ev, ruleset
 
 ROOT = Path(__file__).resolve().parents[3]
 ALERT_EXAMPLE = ROOT / "schemas" / "examples" / "alerts" / "v1" / "count-fired.json"
 NAMESPACE = "unit-metrics"
-HOOK_SUBSCRIBERS = """\
-version: 1
-subscribers:
-  - id: hook
-    channels:
-      - {type: webhook, url_env: BW_TEST_HOOK}
-"""
 
 
 def sample(registry: CollectorRegistry, name: str, **labels: str) -> float:
@@ -202,60 +199,6 @@ async def test_redis_errors_in_the_tick_loop_are_counted_and_the_loop_goes_on(
 # -- the dispatcher: silences, retries and the delivery stage latency --------------------------
 
 
-class MemoryOutbox:
-    """The outbox contract in memory, without inhibition (the Redis outbox is tested for that)."""
-
-    def __init__(self, alerts: Sequence[AlertV1]) -> None:
-        self.entries: list[OutboxEntry] = [
-            (f"{i}-0", {"alert_id": a.alert_id, "alert": a.model_dump_json()}) for i, a in enumerate(alerts)
-        ]
-        self.taken = 0
-        self.sent: set[str] = set()
-
-    async def ensure_group(self) -> None:
-        return None
-
-    async def read(
-        self, *, ack: Sequence[str] = (), pending: bool = False, count: int = 100, block_ms: int = 500
-    ) -> list[OutboxEntry]:
-        if pending:
-            return []
-        batch = self.entries[self.taken : self.taken + count]
-        self.taken += len(batch)
-        if not batch:
-            await asyncio.sleep(block_ms / 1000)
-        return batch
-
-    async def claim_stale(self, min_idle_ms: int, count: int = 100) -> list[OutboxEntry]:
-        return []
-
-    async def touch(self, entry_ids: Sequence[str]) -> None:
-        return None
-
-    async def ack(self, entry_ids: Sequence[str]) -> None:
-        return None
-
-    async def precheck_many(
-        self, checks: Sequence[Precheck], inhibit_ttl_s: int
-    ) -> list[tuple[bool, list[bool]]]:
-        return [(False, [k in self.sent for k in c.delivery_keys]) for c in checks]
-
-    async def record(self, delivery_keys: Sequence[str], ttl_s: int, ack: Sequence[str] = ()) -> None:
-        self.sent.update(delivery_keys)
-
-    async def queue_digest(self, target_key: str, delivery_key: str, alert_json: str, ttl_s: int) -> None:
-        raise AssertionError("no digest subscribers here")
-
-    async def take_digest(self, target_key: str, slot: str, lock_ttl_s: int) -> list[str] | None:
-        return None
-
-    async def finish_digest(self, target_key: str, slot: str, count: int) -> None:
-        return None
-
-    async def release_digest(self, target_key: str) -> None:
-        return None
-
-
 async def deliver(
     tmp_path: Path,
     alerts: Sequence[AlertV1],
@@ -266,38 +209,20 @@ async def deliver(
     clock: Callable[[], datetime] = lambda: T0,
 ) -> CollectorRegistry:
     """Run a dispatcher with one webhook subscriber until every alert was published."""
-    path = tmp_path / "subscribers.yaml"
-    path.write_text(HOOK_SUBSCRIBERS)
-    subscribers = load_subscribers(path)
-    targets, _ = resolve_secrets(subscribers, {"BW_TEST_HOOK": hook_url}, path)
     registry = CollectorRegistry()
     published: list[str] = []
-
-    async def publish(alert: AlertV1) -> None:
-        published.append(alert.alert_id)
-
-    async def dead_letter(reason: str, payload: bytes) -> None:
-        raise AssertionError(reason)
-
-    dispatcher = Dispatcher(
-        outbox=MemoryOutbox(alerts),
-        subscribers=subscribers,
-        targets=targets,
-        channels={t.key: WebhookChannel(http, hook_url, None) for t in targets},
-        routes_of=lambda rule_id: ["hook"],
-        silences=lambda: list(silences),
-        publish=publish,
-        dead_letter=dead_letter,
+    dispatcher = webhook_dispatcher(
+        tmp_path,
+        MemoryOutbox(alerts),
+        http,
+        hook_url,
         metrics=create_metrics(registry, rules={a.rule_id for a in alerts}),
+        published=published,
+        silences=lambda: list(silences),
         policy=DeliveryPolicy(backoff_base_s=0.05, backoff_cap_s=0.2, rescan_s=60),
         clock=clock,
     )
-    task = asyncio.create_task(dispatcher.run())
-    try:
-        await wait_for(lambda: len(published) == len(alerts))
-    finally:
-        dispatcher.stop()
-        await asyncio.wait_for(task, 5)
+    await run_until_published(dispatcher, published, len(alerts))
     return registry
 
 
@@ -370,41 +295,22 @@ async def test_each_delivered_alert_observes_alerted_to_delivered_on_the_injecte
 
 
 async def test_a_failed_send_observes_no_delivery_latency(tmp_path: Path) -> None:
+    dead: list[str] = []
+    published: list[str] = []
+    registry = CollectorRegistry()
     with HttpSink(lambda body: (404, {})) as sink:
-        dead: list[str] = []
-        path = tmp_path / "subscribers.yaml"
-        path.write_text(HOOK_SUBSCRIBERS)
-        subscribers = load_subscribers(path)
-        targets, _ = resolve_secrets(subscribers, {"BW_TEST_HOOK": sink.url}, path)
-        registry = CollectorRegistry()
-        published: list[str] = []
-
-        async def publish(alert: AlertV1) -> None:
-            published.append(alert.alert_id)
-
-        async def dead_letter(reason: str, payload: bytes) -> None:
-            dead.append(reason)
-
         async with httpx.AsyncClient() as http:
-            dispatcher = Dispatcher(
-                outbox=MemoryOutbox([make_alert("a-404", "r")]),
-                subscribers=subscribers,
-                targets=targets,
-                channels={t.key: WebhookChannel(http, sink.url, None) for t in targets},
-                routes_of=lambda rule_id: ["hook"],
-                silences=list,
-                publish=publish,
-                dead_letter=dead_letter,
+            dispatcher = webhook_dispatcher(
+                tmp_path,
+                MemoryOutbox([make_alert("a-404", "r")]),
+                http,
+                sink.url,
                 metrics=create_metrics(registry, rules=["r"]),
-                policy=DeliveryPolicy(rescan_s=60),
+                published=published,
+                dead=dead,
                 clock=lambda: T0,
             )
-            task = asyncio.create_task(dispatcher.run())
-            try:
-                await wait_for(lambda: len(published) == 1)
-            finally:
-                dispatcher.stop()
-                await asyncio.wait_for(task, 5)
+            await run_until_published(dispatcher, published, 1)
     assert len(dead) == 1
     assert histogram(registry, "notifier", "alerted_to_delivered") == (0, 0)
     assert sample(registry, "borderwatch_notifier_delivery_retries_total", channel="webhook") == 0
