@@ -437,7 +437,7 @@ def _story_us_per_item(items: list[RawItemV1], now: datetime) -> float:
 def run(bootstrap: str, redis_url: str, budget_s: float = 120.0) -> list[BenchResult]:
     started = time.monotonic()
     tagger = load_tagger(ROOT / "config" / "taxonomy.yaml", ROOT / "config" / "gazetteer")
-    count = 3000 if budget_s >= 60 else 1000
+    count = 10_000 if budget_s >= 90 else 3000
     now = datetime.now(UTC)
     items = [i.model_copy(update={"ingested_at": now}) for i in make_items(count)]
     payloads = [(i.id.encode(), encode(i)) for i in items]

@@ -8,16 +8,19 @@ it from that mapping after a restart. The window is event time (``published_at``
 than the newest publication time seen minus the window are dropped from the index and the
 mapping, and the mapping never holds more than ``max_items`` entries.
 
-Cost: about 20 microseconds per item on the classifier benchmark's items, bounded by
-``_MAX_SHINGLES``. Per item the MinHash is a fixed handful of numpy calls, whatever the number of
-words: the opening's words are hashed and multiplied by the n-gram mixers in one matrix product
-(their bytes times odd multipliers), the n-grams are combined in one reduction over a strided
-view, and all shingles are permuted at once. The LSH is a dict of band keys (slices of the
-signature's bytes, computed once per item); the band layout comes from datasketch's parameter
-optimisation for the threshold. Candidates are compared as integers: the signature XOR the
-candidate's, with its 32-bit lanes folded and counted by ``int.bit_count``. An item whose opening
-is word for word that of an item in the window (a syndicated copy) takes that item's story
-without any MinHash work.
+Cost: about 28 microseconds per item on the classifier benchmark's items (2 cores; the previous
+implementation, signature version 3, took about 55), bounded by ``_MAX_SHINGLES``. Per item the
+MinHash is a fixed handful of numpy calls, whatever the number of words: the opening's words go
+into one fixed-width array in which the n-gram starting at each word is a run of 64-bit lanes, so
+one overlapping view and one product (odd multipliers, mod 2^64) hash all n-grams; permutation j
+of a shingle hash x is the high half of ``a_j * x + b_j`` (mod 2^64, ``a_j`` odd: multiply-add-
+shift hashing), computed for all permutations and shingles at once. The LSH is a dict of band
+keys (slices of the signature's bytes, computed once per item); the band layout is chosen like
+datasketch's ``MinHashLSH`` does for the threshold (:func:`band_layout`), without importing it
+(it pulls in SciPy: ~75 MB of memory per process for one integral). Candidates are compared as integers: the
+signature XOR the candidate's, with its 32-bit lanes folded and counted by ``int.bit_count``. An
+item whose opening is word for word that of an item in the window (a syndicated copy) takes that
+item's story without any MinHash work.
 
 Signatures are versioned (``"v"`` in the stored entry). An entry stored with another signature
 version keeps its story id for its item (a redelivered item gets the same story) but takes no
@@ -26,15 +29,17 @@ part in matching until it leaves the window.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import heapq
 import json
-from collections.abc import MutableMapping
+import operator
+import sys
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
-from datasketch import MinHashLSH
 
 # Words split on whitespace once punctuation became a space. The text is encoded as UTF-8 first:
 # bytes.translate with a 256-byte table (which also cases ASCII letters down) is far cheaper than
@@ -49,13 +54,14 @@ _MAX_SHINGLES = 64  # the opening (title and lead) is enough to recognise a copy
 _WORD_BYTES = 16  # a word's hash covers its first 16 bytes
 _SIG_DTYPE = np.uint32
 _SIG_BYTES = np.dtype(_SIG_DTYPE).itemsize
-_SIG_VERSION = 3
+_SIG_VERSION = 4  # 4: multiply-add-shift permutations of 64-bit shingle hashes (3: MurmurHash mixing)
 _MAX_CANDIDATES = 16
 _INDEXED_PER_STORY = 3  # a burst of copies of one story must not make every lookup slower
-# Odd multipliers that mix the words of an n-gram into one 32-bit shingle hash (uint32 wraps).
-_GRAM_MULTIPLIERS = np.array([0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F, 0x165667B1], dtype=np.uint32)
-_SHIFT_16, _SHIFT_13 = np.uint32(16), np.uint32(13)
-_FMIX_1, _FMIX_2 = np.uint32(0x85EBCA6B), np.uint32(0xC2B2AE35)
+# A word is _WORD_BYTES bytes (zero-padded) read as little-endian 64-bit lanes, on any platform.
+_WORD_DTYPE = np.dtype(f"S{_WORD_BYTES}")
+_LANE = np.dtype("<u8")
+_LANES_PER_WORD = _WORD_BYTES // _LANE.itemsize
+_HIGH_HALF = 1 if sys.byteorder == "little" else 0  # index of a uint64's high half among 2 uint32
 
 
 @dataclass(frozen=True)
@@ -81,14 +87,22 @@ class _Entry:
     opening: bytes | None  # digest of the opening's words, for word-for-word copies
 
 
-def _fmix32(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3's finaliser, vectorised: spreads the bits of each 32-bit value."""
-    h = h ^ (h >> _SHIFT_16)  # a new array: the steps below work in place on it
-    h *= _FMIX_1
-    h ^= h >> _SHIFT_13
-    h *= _FMIX_2
-    h ^= h >> _SHIFT_16
-    return h
+@functools.lru_cache(maxsize=32)
+def band_layout(threshold: float, num_perm: int) -> tuple[int, int]:
+    """Bands and rows per band of an LSH over ``num_perm`` permutations that minimise the mean of
+    the false-positive and false-negative probability masses around ``threshold`` (the
+    optimisation of datasketch's ``MinHashLSH`` with equal weights; the integrals numerically)."""
+    below = np.linspace(0.0, threshold, 1001)
+    above = np.linspace(threshold, 1.0, 1001)
+    best, layout = float("inf"), (1, 1)
+    for bands in range(1, num_perm + 1):
+        for rows in range(1, num_perm // bands + 1):
+            false_positive = np.trapezoid(1.0 - (1.0 - below**rows) ** bands, below)
+            false_negative = np.trapezoid((1.0 - above**rows) ** bands, above)
+            error = 0.5 * float(false_positive) + 0.5 * float(false_negative)
+            if error < best:
+                best, layout = error, (bands, rows)
+    return layout
 
 
 class _Bands:
@@ -102,14 +116,18 @@ class _Bands:
 
     def __init__(self, bands: int, rows: int) -> None:
         width = rows * _SIG_BYTES
-        self._ranges = [(i * width, (i + 1) * width) for i in range(bands)]
+        self._slices = [slice(i * width, (i + 1) * width) for i in range(bands)]
+        self._slicer = operator.itemgetter(*self._slices)
         self._buckets: dict[bytes, str | list[str]] = {}
 
-    def keys(self, raw: bytes) -> list[bytes]:
+    def keys(self, raw: bytes) -> Sequence[bytes]:
         """The band keys of a signature's bytes (slicing bytes is far cheaper than slicing arrays)."""
-        return [raw[start:end] for start, end in self._ranges]
+        if len(self._slices) == 1:
+            return (raw[self._slices[0]],)
+        keys: tuple[bytes, ...] = self._slicer(raw)  # all slices in one call
+        return keys
 
-    def insert(self, key: str, bands: list[bytes]) -> None:
+    def insert(self, key: str, bands: Sequence[bytes]) -> None:
         buckets = self._buckets
         for band in bands:
             bucket = buckets.setdefault(band, key)
@@ -121,7 +139,7 @@ class _Bands:
             elif key not in bucket:
                 bucket.append(key)
 
-    def remove(self, key: str, bands: list[bytes]) -> None:
+    def remove(self, key: str, bands: Sequence[bytes]) -> None:
         buckets = self._buckets
         for band in bands:
             bucket = buckets.get(band)
@@ -135,13 +153,12 @@ class _Bands:
                 if len(bucket) == 1:
                     buckets[band] = bucket[0]
 
-    def query(self, bands: list[bytes], limit: int) -> list[str]:
+    def query(self, bands: Sequence[bytes], limit: int) -> list[str]:
+        hits = [bucket for bucket in map(self._buckets.get, bands) if bucket is not None]
+        if not hits:
+            return []  # most items: no band in common with any item in the window
         found: dict[str, None] = {}
-        buckets = self._buckets
-        for band in bands:
-            bucket = buckets.get(band)
-            if bucket is None:
-                continue
+        for bucket in hits:
             if isinstance(bucket, str):
                 found[bucket] = None
                 if len(found) >= limit:
@@ -172,24 +189,24 @@ class StoryIndex:
         self.store = store
         self._defer = defer_writes
         self._pending: dict[str, bytes | None] = {}  # item id → entry to write (None: delete)
-        rng = np.random.RandomState(self.config.seed)
+        rng = np.random.RandomState(self.config.seed)  # a fixed stream: the same in every process
         n = self.config.num_perm
-        self._a = (rng.randint(1, 1 << 31, size=n, dtype=np.uint64) * 2 + 1).astype(np.uint32)[:, None]
-        self._b = rng.randint(0, 1 << 32, size=n, dtype=np.uint64).astype(np.uint32)[:, None]
-        self._mult = _GRAM_MULTIPLIERS[: self.config.shingle_words]
-        self._char_mult = (rng.randint(0, 1 << 31, size=_WORD_BYTES, dtype=np.uint64) * 2 + 1).astype(
-            np.uint32
-        )
-        # Column k: the character multipliers times the n-gram mixer of position k (mod 2^32), so
-        # one product gives every word's hash already mixed for each position of an n-gram.
-        self._gram_char = self._char_mult[:, None] * self._mult[None, :]
+        one, two = np.uint64(1), np.uint64(2)
+        # An n-gram's hash: its words' lanes times odd 64-bit multipliers, summed (mod 2^64).
+        lanes = _LANES_PER_WORD * self.config.shingle_words
+        self._gram_mult = rng.randint(0, 1 << 63, size=lanes, dtype=np.uint64) * two + one
+        # Permutation j of a shingle hash x: the high half of a_j * x + b_j (mod 2^64), a_j odd.
+        # As full (num_perm, _MAX_SHINGLES) matrices: without broadcasting, the product with all
+        # shingles and the sum are cheaper.
+        a = rng.randint(0, 1 << 63, size=n, dtype=np.uint64) * two + one
+        b = rng.randint(0, 1 << 64, size=n, dtype=np.uint64)
+        self._a = np.ascontiguousarray(np.broadcast_to(a[:, None], (n, _MAX_SHINGLES)))
+        self._b = np.ascontiguousarray(np.broadcast_to(b[:, None], (n, _MAX_SHINGLES)))
         self._sig_bytes = n * _SIG_BYTES
         self._lanes = sum(1 << (32 * i) for i in range(n))  # bit 0 of each 32-bit lane
         self._window_s = self.config.window.total_seconds()
         self._max_items = self.config.max_items
-        # datasketch chooses the band layout that balances false positives and negatives.
-        layout = MinHashLSH(threshold=self.config.threshold, num_perm=n)
-        self._band_layout = (layout.b, layout.r)
+        self._band_layout = band_layout(self.config.threshold, n)
         self._lsh = _Bands(*self._band_layout)
         self._heap: list[tuple[float, str]] = []  # (published timestamp, item id), oldest first
         self._watermark = float("-inf")
@@ -211,34 +228,39 @@ class StoryIndex:
             for mark in _OTHER_PUNCTUATION:
                 opening = opening.replace(mark, b" ")
             opening = opening.translate(_SEPARATORS)
-        return opening.split(None, wanted)[:wanted]
+        words = opening.split(None, wanted)
+        del words[wanted:]  # the rest of the opening, unsplit
+        return words
 
-    def shingles(self, words: list[bytes]) -> np.ndarray:
-        """Stable 32-bit hashes of the word n-grams (the same in every process)."""
+    def shingles(self, words: Sequence[bytes]) -> np.ndarray:
+        """Stable 64-bit hashes of the word n-grams (the same in every process and platform)."""
         count = len(words)
         if not count:
-            return np.empty(0, dtype=np.uint32)
-        n = self.config.shingle_words
-        # One step for all words: their first _WORD_BYTES bytes times odd multipliers (mod 2^32).
-        codes = np.ndarray((count, _WORD_BYTES), np.uint8, np.array(words, dtype=f"S{_WORD_BYTES}"))
-        if count < n:
-            hashes = codes @ self._char_mult
-            return np.array([np.bitwise_xor.reduce(hashes * self._mult[:count])], dtype=np.uint32)
-        # mixed[j, k]: word j's hash times the mixer of n-gram position k. The n-gram starting at
-        # word i combines mixed[i + k, k] for every k: a strided view with rows of n such values.
-        mixed = codes @ self._gram_char  # a new C-ordered array
-        row, col = mixed.strides
-        grams = np.ndarray((count - n + 1, n), np.uint32, mixed, 0, (row, row + col))
-        result: np.ndarray = np.bitwise_xor.reduce(grams, axis=1)
-        return result
+            return np.empty(0, dtype=np.uint64)
+        n = min(count, self.config.shingle_words)  # fewer words than an n-gram: one of them all
+        # The n-gram starting at word i is the lanes of words i to i + n - 1, which follow each
+        # other in a fixed-width array of the words: one overlapping view holds all n-grams, and
+        # one product (uint64 wraps) hashes them all.
+        fixed = np.array(words, dtype=_WORD_DTYPE)
+        grams = np.ndarray(
+            (count - n + 1, _LANES_PER_WORD * n), _LANE, fixed, 0, (_WORD_BYTES, _LANE.itemsize)
+        )
+        hashes: np.ndarray = grams @ self._gram_mult[: _LANES_PER_WORD * n]
+        return hashes
 
     def signature(self, shingles: np.ndarray) -> np.ndarray:
         """The MinHash signature of a shingle set: per permutation, the least permuted hash."""
-        if len(shingles) == 0:
+        count = len(shingles)
+        if not count:
             return np.full(self.config.num_perm, np.iinfo(np.uint32).max, dtype=_SIG_DTYPE)
-        permuted = self._a * _fmix32(shingles)  # uint32 arithmetic wraps (mod 2^32)
-        permuted += self._b
-        signature: np.ndarray = permuted.min(axis=1)
+        if count == _MAX_SHINGLES:
+            permuted = self._a * shingles  # uint64 arithmetic wraps (mod 2^64)
+            permuted += self._b
+        else:
+            permuted = self._a[:, :count] * shingles
+            permuted += self._b[:, :count]
+        # The permuted hash is the high half; taking it keeps the order, so it is taken of the least.
+        signature: np.ndarray = permuted.min(axis=1).view(np.uint32)[_HIGH_HALF::2]
         return signature
 
     def assign(self, item_id: str, title: str, body: str, published_at: datetime, now: datetime) -> str:
@@ -252,7 +274,9 @@ class StoryIndex:
         if not words:
             story = "st-" + hashlib.blake2b(item_id.encode(), digest_size=8).hexdigest()
             raw = self.signature(self.shingles(words)).tobytes()
-            self._add(item_id, story, published, raw, int.from_bytes(raw, "little"), self._lsh.keys(raw), None)
+            self._add(
+                item_id, story, published, raw, int.from_bytes(raw, "little"), self._lsh.keys(raw), None
+            )
             return story
         opening = hashlib.blake2b(b" ".join(words), digest_size=12).digest()
         twin = self._entries.get(self._openings.get(opening, ""))
@@ -263,9 +287,10 @@ class StoryIndex:
         raw = self.signature(self.shingles(words)).tobytes()
         bands = self._lsh.keys(raw)  # once per item: for the query and for the insert
         signature = int.from_bytes(raw, "little")
-        story = self._best_match(signature, bands, published)
-        if story is None:
-            story = "st-" + hashlib.blake2b(item_id.encode(), digest_size=8).hexdigest()
+        match = self._best_match(signature, bands, published)
+        if match is None:
+            match = "st-" + hashlib.blake2b(item_id.encode(), digest_size=8).hexdigest()
+        story = match
         self._add(item_id, story, published, raw, signature, bands, opening)
         return story
 
@@ -279,7 +304,7 @@ class StoryIndex:
                 self.store[key] = value
         return len(pending)
 
-    def _best_match(self, signature: int, bands: list[bytes], published: float) -> str | None:
+    def _best_match(self, signature: int, bands: Sequence[bytes], published: float) -> str | None:
         candidates = self._lsh.query(bands, _MAX_CANDIDATES)
         if not candidates:
             return None
@@ -323,12 +348,13 @@ class StoryIndex:
         published: float,
         raw: bytes | None,
         signature: int | None,
-        bands: list[bytes] | None,
+        bands: Sequence[bytes] | None,
         opening: bytes | None,
     ) -> None:
         """Store and index a new item's entry, then keep the index within ``max_items``."""
-        # Formatted by hand (json.dumps costs more than the MinHash): the story id is "st-" and hex
-        # digits, the rest numbers and hex; rebuild() reads it back with json.loads.
+        # Formatted by hand (json.dumps costs about 3 microseconds more): the story id is "st-" and
+        # hex digits (any other is quoted by json.dumps), the rest numbers and hex; rebuild() reads
+        # it back with json.loads.
         quoted = f'"{story}"' if story.isascii() and story.replace("-", "").isalnum() else json.dumps(story)
         sig = "" if raw is None else f',"sig":"{raw.hex()}"'
         x = "" if opening is None else f',"x":"{opening.hex()}"'
@@ -343,7 +369,7 @@ class StoryIndex:
         story: str,
         published: float,
         signature: int | None,
-        bands: list[bytes] | None,
+        bands: Sequence[bytes] | None,
         opening: bytes | None,
     ) -> None:
         if item_id in self._entries:

@@ -10,7 +10,7 @@ from schemas import Crossing, Figures, IncidentV1, Place, TaggedEventV1
 from schemas.common import CrossingState, Label, Region, Severity
 from services.classifier.dlq_limit import DeadLetterLimitExceeded, DlqLimit, DlqLimitConfig
 from services.classifier.incidents import IncidentBook, IncidentConfig, incident_id
-from services.classifier.stories import StoryConfig, StoryIndex
+from services.classifier.stories import StoryConfig, StoryIndex, band_layout
 
 T0 = datetime(2025, 11, 3, 9, 0, tzinfo=UTC)
 BODY = (
@@ -232,3 +232,11 @@ def test_a_copy_outside_the_window_starts_a_new_story() -> None:
     first = index.assign("a", "Torkham closed", BODY, T0, T0)
     later = T0 + timedelta(hours=7)
     assert index.assign("b", "Torkham closed", BODY, later, later) != first
+
+
+@pytest.mark.parametrize("num_perm", [8, 16, 32, 64, 128])
+def test_the_band_layout_is_the_one_datasketch_chooses(num_perm: int) -> None:
+    from datasketch.lsh import _optimal_param
+
+    for threshold in [t / 100 for t in range(5, 100, 5)]:
+        assert band_layout(threshold, num_perm) == _optimal_param(threshold, num_perm, 0.5, 0.5)
