@@ -84,8 +84,8 @@ class Classifier:
 def classifier(
     request: pytest.FixtureRequest, kafka_bootstrap: str, redis_url: str, namespace: str, tmp_path: Path
 ):
-    # Batches are decided in a tagging process by default; "0" decides them in the event loop.
-    processes = getattr(request, "param", "1")
+    # Batches are decided in the event loop by default; "1" tags them in a tagging process.
+    processes = getattr(request, "param", "0")
     c = Classifier(kafka_bootstrap, redis_url, namespace, tmp_path, BW_CLASSIFIER_TAG_PROCESSES=processes)
     c.proc.start()
     try:
