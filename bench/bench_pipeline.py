@@ -615,7 +615,8 @@ def _report_phase(label: str, p: PhaseResult) -> None:
 
 def run(bootstrap: str, redis_url: str, budget_s: float = 240.0) -> list[BenchResult]:
     """Step through :data:`RATES` (each beside its raw Kafka baseline), then hold the highest
-    rate that kept up for :data:`SUSTAINED_S` seconds (less when the budget does not allow it)."""
+    rate that kept up for :data:`SUSTAINED_S` seconds (less when the budget does not allow it),
+    and the next lower one if it did not hold."""
     deadline = time.monotonic() + budget_s
     namespace = f"bench-{uuid.uuid4().hex[:10]}"
     step = _step_seconds(budget_s)
@@ -641,11 +642,15 @@ def run(bootstrap: str, redis_url: str, budget_s: float = 240.0) -> list[BenchRe
             _report_phase("step", result)
             if rate >= GOAL_RATE and not _sustains(result):
                 break  # saturated: higher rates only pile up a backlog (the goal rate is always run)
-        candidates = [p.rate for p in phases if _sustains(p)]
-        hold = min(SUSTAINED_S, deadline - time.monotonic() - 20.0)
-        if candidates and hold >= 5.0:
-            sustained = _pipeline_phase(target, bootstrap, namespace, sink, services, max(candidates), hold)
+        # The highest rate that kept up in its step, held; one step lower when it did not hold.
+        for rate in sorted((p.rate for p in phases if _sustains(p)), reverse=True):
+            hold = min(SUSTAINED_S, deadline - time.monotonic() - 20.0)
+            if hold < 5.0:
+                break
+            sustained = _pipeline_phase(target, bootstrap, namespace, sink, services, rate, hold)
             _report_phase("sustained", sustained)
+            if _sustains(sustained):
+                break
         duplicates = sink.duplicates
     _write_samples(phases)
     return _results(phases, sustained, baselines, duplicates)
