@@ -55,7 +55,6 @@ die() { printf 'kafka: error: %s\n' "$*" >&2; exit 1; }
 # shellcheck source=scripts/lib.sh
 source "$REPO_DIR/scripts/lib.sh"
 BROKER_MATCH='kafka\.Kafka'
-is_broker() { process_matches "$1" "$BROKER_MATCH"; }
 running_pid() { pid_from_file "$PID_FILE" "$BROKER_MATCH"; }
 
 for port in "$PORT" "$CONTROLLER_PORT"; do
@@ -192,67 +191,21 @@ start() {
         log "starting Kafka $(kafka_version) on 127.0.0.1:$PORT (controller $CONTROLLER_PORT), log $BROKER_LOG"
         # Keep the previous run's log for post-mortems; one generation is enough.
         [[ ! -f $BROKER_LOG ]] || mv -f "$BROKER_LOG" "$BROKER_LOG.1"
-        nohup "$JAVA" "${JVM_OPTS[@]}" -cp "$LIBS/*" kafka.Kafka "$CONFIG" \
-            </dev/null >"$BROKER_LOG" 2>&1 9>&- &
-        pid=$!
-        echo "$pid" >"$PID_FILE"
+        spawn_server "$PID_FILE" "$BROKER_LOG" "$JAVA" "${JVM_OPTS[@]}" -cp "$LIBS/*" kafka.Kafka "$CONFIG"
+        pid=$(<"$PID_FILE")
     fi
-    SECONDS=0
-    while ((SECONDS < START_TIMEOUT)); do
-        if probe "$PORT"; then
-            log "ready on 127.0.0.1:$PORT (pid $pid, ${SECONDS}s)"
-            return 0
-        fi
-        is_broker "$pid" || break
-        sleep 0.5
-    done
-    if is_broker "$pid"; then
-        printf 'kafka: error: not ready after %ss; last lines of %s:\n' "$START_TIMEOUT" "$BROKER_LOG" >&2
-    else
-        printf 'kafka: error: broker exited during start-up; last lines of %s:\n' "$BROKER_LOG" >&2
-        rm -f "$PID_FILE"
-    fi
-    tail -n 60 "$BROKER_LOG" >&2 || true
-    exit 1
+    await_ready broker "$pid" "$BROKER_MATCH" "$PID_FILE" "$BROKER_LOG" "$START_TIMEOUT" 0.5 60 \
+        "127.0.0.1:$PORT" probe "$PORT"
 }
 
 stop() {
-    local pid
-    take_lock "$LOCK_FILE"
-    if ! pid=$(running_pid); then
-        rm -f "$PID_FILE"
-        if probe "$PORT"; then
-            log "not started by this script (no pid in $STATE_DIR); leaving the broker on 127.0.0.1:$PORT alone"
-        else
-            log "not running"
-        fi
-        return 0
-    fi
-    log "stopping pid $pid"
     # A single-node KRaft broker shuts down in a few seconds; allow for a slow disk.
-    terminate "$pid" "$BROKER_MATCH" 60
-    rm -f "$PID_FILE"
-    log "stopped"
+    stop_server "$LOCK_FILE" "$PID_FILE" "$BROKER_MATCH" 60 \
+        report_not_ours broker "$STATE_DIR" "127.0.0.1:$PORT" probe "$PORT"
 }
 
 status() {
-    local pid
-    if probe "$PORT"; then
-        pid=$(running_pid || true)
-        log "up on 127.0.0.1:$PORT${pid:+ (pid $pid)}"
-        return 0
-    fi
-    log "down on 127.0.0.1:$PORT"
-    return 1
+    server_status "$PID_FILE" "$BROKER_MATCH" "127.0.0.1:$PORT" probe "$PORT"
 }
 
-case ${1:-} in
-    setup) take_lock "$LOCK_FILE" && setup ;;
-    start) start ;;
-    stop) stop ;;
-    status) status ;;
-    *)
-        echo "usage: $0 {setup|start|stop|status}" >&2
-        exit 2
-        ;;
-esac
+run_server_command "$LOCK_FILE" "" "$@"

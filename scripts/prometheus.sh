@@ -49,7 +49,6 @@ source "$REPO_DIR/scripts/lib.sh"
 # Our instance is the prometheus process reading our config file (other instances, e.g. a
 # test's own, read theirs).
 PROM_MATCH="prometheus --config.file=$CONFIG"
-is_ours() { process_matches "$1" "$PROM_MATCH"; }
 running_pid() { pid_from_file "$PID_FILE" "$PROM_MATCH"; }
 
 for value in "$PORT" "$INGEST_PORT" "$CLASSIFIER_PORT" "$NOTIFIER_PORT" "$START_TIMEOUT"; do
@@ -71,6 +70,9 @@ except OSError:
     sys.exit(1)
 PY
 }
+
+# Our instance answering /-/ready; another Prometheus on the port (a test's own) does not count.
+probe_ours() { running_pid >/dev/null && probe "$PORT"; }
 
 # The package's postinst starts prometheus on :9090 where the init system lets it. That
 # instance scrapes only itself, would hold our default port, and is not ours to run.
@@ -146,69 +148,29 @@ start() {
             die "promtool rejects $CONFIG"
         }
         log "starting prometheus on 127.0.0.1:$PORT (scrape every $INTERVAL), data $DATA_DIR, log $LOG_FILE"
-        nohup prometheus --config.file="$CONFIG" \
+        spawn_server "$PID_FILE" "$LOG_FILE" prometheus --config.file="$CONFIG" \
             --storage.tsdb.path="$DATA_DIR" \
             --storage.tsdb.retention.time="$RETENTION" \
             --web.listen-address="127.0.0.1:$PORT" \
-            --web.enable-lifecycle \
-            </dev/null >>"$LOG_FILE" 2>&1 9>&- &
-        pid=$!
-        echo "$pid" >"$PID_FILE"
+            --web.enable-lifecycle
+        pid=$(<"$PID_FILE")
     fi
-    SECONDS=0
-    while ((SECONDS < START_TIMEOUT)); do
-        if probe "$PORT"; then
-            log "ready on http://127.0.0.1:$PORT (pid $pid, ${SECONDS}s)"
-            return 0
-        fi
-        is_ours "$pid" || break
-        sleep 0.2
-    done
-    if is_ours "$pid"; then
-        printf 'prometheus: error: not ready after %ss; last lines of %s:\n' "$START_TIMEOUT" "$LOG_FILE" >&2
-    else
-        printf 'prometheus: error: prometheus exited during start-up; last lines of %s:\n' "$LOG_FILE" >&2
-        rm -f "$PID_FILE"
-    fi
-    tail -n 40 "$LOG_FILE" >&2 || true
-    exit 1
+    # Any Prometheus answering counts here: the port was free when ours started.
+    await_ready prometheus "$pid" "$PROM_MATCH" "$PID_FILE" "$LOG_FILE" "$START_TIMEOUT" 0.2 40 \
+        "http://127.0.0.1:$PORT" probe "$PORT"
 }
 
 stop() {
-    local pid
-    take_lock "$LOCK_FILE"
-    if ! pid=$(running_pid); then
-        rm -f "$PID_FILE"
-        log "not running (no pid of ours in $STATE_DIR)"
-        return 0
-    fi
-    log "stopping pid $pid"
-    terminate "$pid" "$PROM_MATCH" 30
-    rm -f "$PID_FILE"
-    log "stopped"
+    stop_server "$LOCK_FILE" "$PID_FILE" "$PROM_MATCH" 30 log "not running (no pid of ours in $STATE_DIR)"
 }
 
 status() {
-    local pid
-    if pid=$(running_pid) && probe "$PORT"; then
-        log "up on http://127.0.0.1:$PORT (pid $pid)"
-        return 0
-    fi
-    log "down on 127.0.0.1:$PORT"
-    return 1
+    server_status "$PID_FILE" "$PROM_MATCH" "http://127.0.0.1:$PORT" probe_ours
 }
 
-case ${1:-} in
-    setup) take_lock "$LOCK_FILE" && setup ;;
-    start) start ;;
-    stop) stop ;;
-    status) status ;;
-    config)
-        write_config
-        echo "$CONFIG"
-        ;;
-    *)
-        echo "usage: $0 {setup|start|stop|status|config}" >&2
-        exit 2
-        ;;
-esac
+config() {
+    write_config
+    echo "$CONFIG"
+}
+
+run_server_command "$LOCK_FILE" config "$@"

@@ -143,27 +143,11 @@ start() {
         ! port_open "$PORT" || die "127.0.0.1:$PORT is taken by something that does not answer PING"
         write_config
         log "starting redis-server on 127.0.0.1:$PORT, data $DATA_DIR, log $LOG_FILE"
-        nohup redis-server "$CONFIG" </dev/null >>"$LOG_FILE" 2>&1 9>&- &
-        pid=$!
-        echo "$pid" >"$PID_FILE"
+        spawn_server "$PID_FILE" "$LOG_FILE" redis-server "$CONFIG"
+        pid=$(<"$PID_FILE")
     fi
-    SECONDS=0
-    while ((SECONDS < START_TIMEOUT)); do
-        if probe "$PORT"; then
-            log "ready on 127.0.0.1:$PORT (pid $pid, ${SECONDS}s)"
-            return 0
-        fi
-        is_redis "$pid" || break
-        sleep 0.2
-    done
-    if is_redis "$pid"; then
-        printf 'redis: error: not ready after %ss; last lines of %s:\n' "$START_TIMEOUT" "$LOG_FILE" >&2
-    else
-        printf 'redis: error: redis-server exited during start-up; last lines of %s:\n' "$LOG_FILE" >&2
-        rm -f "$PID_FILE"
-    fi
-    tail -n 40 "$LOG_FILE" >&2 || true
-    exit 1
+    await_ready redis-server "$pid" "$REDIS_MATCH" "$PID_FILE" "$LOG_FILE" "$START_TIMEOUT" 0.2 40 \
+        "127.0.0.1:$PORT" probe "$PORT"
 }
 
 # Prints the value of a config key of the Redis on $PORT (empty if redis-cli is missing).
@@ -173,41 +157,12 @@ redis_config_get() {
 }
 
 stop() {
-    local pid
-    take_lock "$LOCK_FILE"
-    if ! pid=$(running_pid); then
-        rm -f "$PID_FILE"
-        if probe "$PORT"; then
-            log "not started by this script (no pid in $STATE_DIR); leaving the redis on 127.0.0.1:$PORT alone"
-        else
-            log "not running"
-        fi
-        return 0
-    fi
-    log "stopping pid $pid"
-    terminate "$pid" "$REDIS_MATCH" 30
-    rm -f "$PID_FILE"
-    log "stopped"
+    stop_server "$LOCK_FILE" "$PID_FILE" "$REDIS_MATCH" 30 \
+        report_not_ours redis "$STATE_DIR" "127.0.0.1:$PORT" probe "$PORT"
 }
 
 status() {
-    local pid
-    if probe "$PORT"; then
-        pid=$(running_pid || true)
-        log "up on 127.0.0.1:$PORT${pid:+ (pid $pid)}"
-        return 0
-    fi
-    log "down on 127.0.0.1:$PORT"
-    return 1
+    server_status "$PID_FILE" "$REDIS_MATCH" "127.0.0.1:$PORT" probe "$PORT"
 }
 
-case ${1:-} in
-    setup) take_lock "$LOCK_FILE" && setup ;;
-    start) start ;;
-    stop) stop ;;
-    status) status ;;
-    *)
-        echo "usage: $0 {setup|start|stop|status}" >&2
-        exit 2
-        ;;
-esac
+run_server_command "$LOCK_FILE" "" "$@"

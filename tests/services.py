@@ -88,6 +88,23 @@ class Started:
             container.stop()  # type: ignore[attr-defined]
 
 
+def start_with_script(started: Started, script: Path) -> None:
+    """``scripts/<name>.sh start``, recorded for stopping at the end unless it reused a server
+    already running (stop only what this session started); a failed start is ``unavailable``."""
+    result = subprocess.run(
+        [str(script), "start"],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        unavailable(f"scripts/{script.name} start failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    if "reusing" not in result.stdout:
+        started.scripts.append([str(script), "stop"])
+
+
 def find_kafka(started: Started) -> str:
     given = os.environ.get("BW_KAFKA_BOOTSTRAP_SERVERS")
     if given:
@@ -98,19 +115,8 @@ def find_kafka(started: Started) -> str:
         return "127.0.0.1:9092"
     script = ROOT / "scripts" / "kafka.sh"
     if shutil.which("java") and script.exists():
-        result = subprocess.run(
-            [str(script), "start"],
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode == 0:
-            if "reusing" not in result.stdout:  # stop only what this session started
-                started.scripts.append([str(script), "stop"])
-            return "127.0.0.1:9092"
-        unavailable(f"scripts/kafka.sh start failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        start_with_script(started, script)
+        return "127.0.0.1:9092"
     if docker_answers():
         from testcontainers.kafka import KafkaContainer
 
@@ -132,19 +138,8 @@ def find_redis(started: Started) -> str:
         return "redis://127.0.0.1:6379/0"
     script = ROOT / "scripts" / "redis.sh"
     if script.exists():
-        result = subprocess.run(
-            [str(script), "start"],
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode == 0:
-            if "reusing" not in result.stdout:  # stop only what this session started
-                started.scripts.append([str(script), "stop"])
-            return "redis://127.0.0.1:6379/0"
-        unavailable(f"scripts/redis.sh start failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        start_with_script(started, script)
+        return "redis://127.0.0.1:6379/0"
     if docker_answers():
         from testcontainers.redis import RedisContainer
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -23,7 +22,7 @@ import httpx
 import redis as redis_lib
 from kafka import KafkaConsumer, TopicPartition
 
-from tests.integration.processes import ROOT, free_port
+from tests.integration.processes import ROOT, ServiceProcess, free_port
 
 PUSH_TOKEN = "fault-push-token-0123456789"
 
@@ -99,64 +98,13 @@ class PrivateRedis(ScriptServer):
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-class Service:
-    """One ``borderwatch <service>`` process; a restart keeps its environment (ports included)."""
+class Service(ServiceProcess):
+    """One ``borderwatch <service>`` process; a restart keeps its environment (ports included),
+    appends to the same log and waits for the ready marker of the new run."""
 
-    READY = {"ingest": "serving push API", "classifier": "Ready", "notifier": "consuming"}
-
-    def __init__(self, name: str, env: dict[str, str], log_path: Path) -> None:
-        self.name = name
-        self.env = env
-        self.log_path = log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def log(self, since: int = 0) -> str:
-        if not self.log_path.exists():
-            return ""
-        with self.log_path.open("rb") as fh:
-            fh.seek(since)
-            return fh.read().decode(errors="replace")
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def start(self, timeout_s: float = 90.0) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", self.name],
-                cwd=ROOT,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self.starts += 1
-        deadline = time.monotonic() + timeout_s
-        while self.READY[self.name] not in self.log(offset):
-            if not self.alive() or time.monotonic() > deadline:
-                raise AssertionError(f"{self.name} did not become ready:\n{self.log(offset)[-4000:]}")
-            time.sleep(0.1)
-
-    def kill(self) -> None:
-        """SIGKILL: no handler runs, nothing is flushed."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self, timeout_s: float = 20.0) -> int | None:
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        return self.proc.returncode
+    READY_IN_NEW_OUTPUT_ONLY = True
+    READY_POLL_S = 0.1
+    STOP_TIMEOUT_S = 20.0
 
 
 class Pusher(threading.Thread):

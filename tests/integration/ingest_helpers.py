@@ -4,16 +4,14 @@ the ingest service as a real subprocess."""
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-from tests.integration.processes import ROOT, free_port, wait_until
+from tests.integration.processes import ServiceProcess, free_port
 
 GOOD_RSS = b"""<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Frontier</title>
 <item><title>Torkham crossing closed after overnight clashes</title>
@@ -110,52 +108,16 @@ class FeedServer:
         self._server.server_close()
 
 
-class IngestProcess:
+class IngestProcess(ServiceProcess):
     """``borderwatch ingest`` with its output in a log file; ``port`` is its push API."""
 
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
         self.port = free_port()
-        self.env = {**env, "BW_INGEST_API_PORT": str(self.port)}
-        self.log_path = log_path
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__("ingest", {**env, "BW_INGEST_API_PORT": str(self.port)}, log_path)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout_s: float = 60.0) -> IngestProcess:
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "ingest"],
-                cwd=ROOT,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        wait_until(
-            lambda: "serving push API" in self.log(),
-            timeout_s,
-            "ingest did not become ready",
-            on_fail=self.log,
-            alive=lambda: self.proc is not None and self.proc.poll() is None,
-        )
-        return self
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, timeout_s: float = 30.0) -> int | None:
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        return self.proc.returncode
+    def start(self, timeout_s: float = 60.0) -> Self:
+        return super().start(timeout_s)

@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import urllib.parse
 import urllib.request
 import uuid
@@ -66,16 +65,7 @@ class HttpServiceProcess(ServiceProcess):
         self.port = port
 
     def start(self, timeout_s: float = 90.0) -> HttpServiceProcess:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", self.service],
-                cwd=ROOT,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        self.spawn()
         wait_until(
             lambda: _get(f"http://127.0.0.1:{self.port}/healthz") is not None,
             timeout_s,
