@@ -68,7 +68,7 @@ from services.classifier.incidents import IncidentConfig
 from services.classifier.metrics import INPUT_TOPIC, ClassifierMetrics, create_metrics
 from services.classifier.process import ItemTagger
 from services.classifier.stories import StoryConfig
-from services.classifier.tagger import load_tagger
+from services.classifier.tagger import CLASSIFIER_VERSION, load_tagger
 from services.common.clock import Clock, utc_now
 from services.common.dead_letters import dead_letter_headers, make_dead_letter
 from services.common.kafka_admin import ensure_topics
@@ -408,12 +408,19 @@ def create_app(
     clock: Clock = utc_now,
     registry: CollectorRegistry | None = None,
     halt: Callable[[str], None] = _halt,
+    *,
+    taxonomy_version: str = "unknown",
 ) -> faust.App:
     """The faust app; ``runner`` is where batches are decided (:mod:`~services.classifier.core_process`)."""
     registry = registry or CollectorRegistry()
     partitions = TOPICS[TopicKey.RAW_ITEMS].partitions
     raw_name = settings.topic(TopicKey.RAW_ITEMS)
-    metrics: ClassifierMetrics = create_metrics(registry, lag_partitions=partitions)
+    metrics: ClassifierMetrics = create_metrics(
+        registry,
+        lag_partitions=partitions,
+        classifier_version=CLASSIFIER_VERSION,
+        taxonomy_version=taxonomy_version,
+    )
     group = settings.classifier_group_id
     # faust's own group only carries the tables' changelogs; the raw items are consumed in
     # ``group`` by RawItemsConsumer (one group id cannot mix faust's assignor with aiokafka's).
@@ -718,7 +725,7 @@ def run_classifier(settings: ClassifierSettings) -> None:
     settings.classifier_data_dir.mkdir(parents=True, exist_ok=True)
     # The tagging process is forked here, before faust starts any thread.
     runner = make_runner(build_core(settings, tagger), settings.classifier_tag_processes)
-    app = create_app(settings, runner)
+    app = create_app(settings, runner, taxonomy_version=tagger.taxonomy.version)
     worker = _JsonLoggingWorker(app, loglevel=settings.log_level.lower(), quiet=True)
     try:
         worker.execute_from_commandline()

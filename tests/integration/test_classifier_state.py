@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
 from schemas import IncidentV1, RawItemV1, TaggedEventV1, TopicKey, decode_as, encode, topic_name
 from services.common.lag import group_lag
 from tests.integration.kafka_helpers import produce_raw, read_topic
-from tests.integration.processes import ServiceProcess, service_env, wait_until
+from tests.integration.processes import ROOT, ServiceProcess, service_env, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -258,7 +259,10 @@ def test_metrics_health_and_readiness_are_served(classifier: Classifier) -> None
     stage = 'stage="ingested_to_tagged"'
     assert f"borderwatch_classifier_pipeline_latency_seconds_count{{{stage}}} 1.0" in text
     assert f'borderwatch_classifier_pipeline_latency_seconds_bucket{{le="60.0",{stage}}} 0.0' in text
-    assert "borderwatch_classifier_build_info" in text
+    taxonomy = yaml.safe_load((ROOT / "config" / "taxonomy.yaml").read_text())["version"]
+    assert f'taxonomy_version="{taxonomy}"' in next(
+        line for line in text.splitlines() if line.startswith("borderwatch_classifier_build_info")
+    )
 
 
 def test_the_stop_switch_halts_instead_of_dead_lettering_everything(
