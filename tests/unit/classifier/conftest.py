@@ -8,7 +8,9 @@ import pytest
 
 from schemas.raw_items import RawItemV1
 from schemas.tagged_events import TaggedEventV1
+from services.classifier.evaluate import load_rows, to_raw_item
 from services.classifier.tagger import Tagger, load_tagger
+from services.ingest.replay_reader import AcceptedLine, read_replay_lines
 
 ROOT = Path(__file__).resolve().parents[3]
 TAXONOMY = ROOT / "config" / "taxonomy.yaml"
@@ -41,3 +43,14 @@ def tag(tagger: Tagger) -> TagFn:
         return tagger.tag(make_item(title, body, item_id), NOW)
 
     return _tag
+
+
+def known_items() -> list[RawItemV1]:
+    """Every item of the held-out set, the development set (when present) and the samples."""
+    items = [to_raw_item(r) for r in load_rows(ROOT / "tests" / "data" / "classifier_heldout.jsonl")]
+    dev = ROOT.parent / "shared" / "eval" / "dev.jsonl"
+    if dev.is_file():
+        items += [to_raw_item(r) for r in load_rows(dev)]
+    with open(ROOT / "samples" / "items.jsonl", "rb") as fh:
+        items += [o.item for o in read_replay_lines(fh, lambda: NOW) if isinstance(o, AcceptedLine)]
+    return items

@@ -18,19 +18,12 @@ from pydantic import BaseModel, field_validator
 from bench.bench_tagger import make_items
 from schemas.raw_items import RawItemV1
 from schemas.tagged_events import Evidence, Place, TaggedEventV1
-from services.classifier.evaluate import load_rows, to_raw_item
 from services.classifier.tagger import Tagger, unvalidated_build_applies
-from services.ingest.replay_reader import AcceptedLine, read_replay_lines
-from tests.unit.classifier.conftest import NOW, ROOT, make_item
+from tests.unit.classifier.conftest import NOW, known_items, make_item
 
 
 def _corpus() -> list[RawItemV1]:
-    items = [to_raw_item(r) for r in load_rows(ROOT / "tests" / "data" / "classifier_heldout.jsonl")]
-    dev = ROOT.parent / "shared" / "eval" / "dev.jsonl"
-    if dev.is_file():
-        items += [to_raw_item(r) for r in load_rows(dev)]
-    with open(ROOT / "samples" / "items.jsonl", "rb") as fh:
-        items += [o.item for o in read_replay_lines(fh, lambda: NOW) if isinstance(o, AcceptedLine)]
+    items = known_items()
     rng = random.Random(11)
     sentences = [s for item in items for s in re.split(r"(?<=[.!?])\s+", item.body) if s]
     titles = [item.title for item in items]

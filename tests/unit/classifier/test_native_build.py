@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from schemas.raw_items import RawItemV1
-from services.classifier.evaluate import load_rows, to_raw_item
 from services.classifier.native import (
     COMPILED,
     MANIFEST,
@@ -25,9 +24,8 @@ from services.classifier.native import (
     write_manifest,
 )
 from services.classifier.tagger import Tagger
-from services.ingest.replay_reader import AcceptedLine, read_replay_lines
 from tests.services import required
-from tests.unit.classifier.conftest import NOW, ROOT
+from tests.unit.classifier.conftest import NOW, ROOT, known_items
 
 PACKAGE = ROOT / "services" / "classifier"
 
@@ -90,13 +88,7 @@ def test_no_build_means_pure_python_without_warning(tmp_path: Path) -> None:
 
 def _corpus() -> list[str]:
     """JSON lines of every item of the development set, the held-out set and the samples."""
-    items = [to_raw_item(r) for r in load_rows(ROOT / "tests" / "data" / "classifier_heldout.jsonl")]
-    dev = ROOT.parent / "shared" / "eval" / "dev.jsonl"
-    if dev.is_file():
-        items += [to_raw_item(r) for r in load_rows(dev)]
-    with open(ROOT / "samples" / "items.jsonl", "rb") as fh:
-        items += [o.item for o in read_replay_lines(fh, lambda: NOW) if isinstance(o, AcceptedLine)]
-    return [item.model_dump_json() for item in items]
+    return [item.model_dump_json() for item in known_items()]
 
 
 _TAG_ALL = """
