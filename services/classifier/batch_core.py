@@ -260,5 +260,12 @@ class ClassifierCore:
         """The :class:`IncidentDesk` half for a tagged batch (also after the stop-switch tripped:
         what was decided goes out with the batch's revisions and writes)."""
         items, halted = self.desk.count(tagged.items, now)
+        return self.outcome(items, halted, TaggedBatch(items, tagged.changes, tagged.stories_indexed), now)
+
+    def outcome(
+        self, items: list[Item], halted: str | None, tagged: TaggedBatch, now: datetime
+    ) -> BatchOutcome:
+        """The batch's outcome once its items are counted: with its incident revisions and the
+        story (``tagged``) and incident writes."""
         revisions, changes = self.desk.finish(now)
         return BatchOutcome(items, revisions, tagged.changes + changes, tagged.stories_indexed, halted)

@@ -21,7 +21,7 @@ import contextlib
 import gc
 import multiprocessing
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from multiprocessing.connection import Connection
@@ -75,8 +75,7 @@ class InlineCore:
                 break
             await asyncio.sleep(0)
         story_changes, indexed = tagger.flush()
-        revisions, incident_changes = desk.finish(now)
-        return BatchOutcome(items, revisions, story_changes + incident_changes, indexed, halted)
+        return self.core.outcome(items, halted, TaggedBatch(items, story_changes, indexed), now)
 
     async def load_state(
         self, stories: dict[str, bytes], incidents: dict[str, bytes]
@@ -178,8 +177,6 @@ class ProcessCore:
         self._calls.shutdown(wait=False)
 
 
-def make_runner(
-    core: ClassifierCore, processes: int, make_process: Callable[[ClassifierCore], CoreRunner] = ProcessCore
-) -> CoreRunner:
+def make_runner(core: ClassifierCore, processes: int) -> CoreRunner:
     """``processes`` 0: the core runs in the event loop; 1: in a tagging process."""
-    return InlineCore(core) if processes == 0 else make_process(core)
+    return InlineCore(core) if processes == 0 else ProcessCore(core)
