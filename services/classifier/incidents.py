@@ -38,6 +38,10 @@ from schemas.tagged_events import TaggedEventV1
 _FIGURES = ("killed", "injured", "civilians_killed")
 _SPECIFIC_KINDS = ("crossing", "district", "city", "province")
 _MAX_LISTED = 50
+# Enum members by value: a report carries plain values (it crosses between processes).
+_LABELS = {label.value: label for label in Label}
+_SEVERITIES = {severity.value: severity for severity in Severity}
+_CROSSING_STATES = {state.value: state for state in CrossingState}
 
 
 class FigureState(BaseModel):
@@ -53,7 +57,7 @@ class FigureState(BaseModel):
         if known is None or published >= known[0]:
             self.by_source[source] = (published, value)
         if self.latest is None or (published, event_id) >= self.latest[:2]:
-            self.latest = (published, event_id, value)
+            self.__dict__["latest"] = (published, event_id, value)  # no validation on assignment
 
     def reconcile(self) -> FigureReconciliation:
         if self.latest is None:
@@ -173,32 +177,37 @@ def incident_places(event: TaggedEventV1, label: Label) -> list[str]:
 def add_report(state: IncidentState, report: IncidentReport) -> None:
     """Count one new report in ``state`` (the caller checked that it is new; the revision is not
     advanced here: one revision may carry several reports)."""
+    # IncidentState never validates on assignment: its scalars are written to its __dict__
+    # directly (pydantic's __setattr__ costs about a microsecond per field, per report).
+    fields = state.__dict__
     published = report.published_at
     ts = published.timestamp()
     story = report.story
-    state.report_count += 1
+    fields["report_count"] += 1
     state.event_ids.append(report.event_id)
-    if state.first_published_at is None or published < state.first_published_at:
-        state.first_published_at = published
-    if state.last_published_at is None or published > state.last_published_at:
-        state.last_published_at = published
-    severity = Severity(report.severity)
-    if severity_rank(severity) > severity_rank(state.severity):
-        state.severity = severity
+    first, last = fields["first_published_at"], fields["last_published_at"]
+    if first is None or published < first:
+        fields["first_published_at"] = published
+    if last is None or published > last:
+        fields["last_published_at"] = published
+    severity = _SEVERITIES[report.severity]
+    if severity_rank(severity) > severity_rank(fields["severity"]):
+        fields["severity"] = severity
     if report.source not in state.sources:
         state.sources.append(report.source)
     if story not in state.story_ids:
         state.story_ids.append(story)
     state.link(report.source, story)
-    if state.label is Label.CLOSURE:
+    label = fields["label"]
+    if label is Label.CLOSURE:
         crossing = next((c for name, c in report.crossings if name == state.place), None)
-        if crossing is not None and (
-            state.crossing_state is None or (ts, report.event_id) >= state.crossing_state[:2]
-        ):
-            state.crossing_state = (ts, report.event_id, CrossingState(crossing))
-    if state.label is Label.CASUALTIES:
+        current = fields["crossing_state"]
+        if crossing is not None and (current is None or (ts, report.event_id) >= current[:2]):
+            fields["crossing_state"] = (ts, report.event_id, _CROSSING_STATES[crossing])
+    elif label is Label.CASUALTIES:
         for f, value in zip(_FIGURES, report.figures, strict=True):
-            state.figures[f].add(report.source, ts, report.event_id, value)
+            if value is not None:
+                state.figures[f].add(report.source, ts, report.event_id, value)
 
 
 def render(state: IncidentState, changes: list[IncidentChange], event_id: str, now: datetime) -> IncidentV1:
@@ -303,7 +312,7 @@ class IncidentBook:
         day = report.published_at.date()
         for label, places in report.places:
             for place in places:
-                self._add_one(report, Label(label), place, day, now)
+                self._add_one(report, _LABELS[label], place, day, now)
         self._expire()
 
     def take_updates(self, now: datetime) -> list[IncidentV1]:
@@ -341,7 +350,7 @@ class IncidentBook:
                 place=place,
                 day=day,
                 region=Region(report.region),
-                severity=Severity(report.severity),
+                severity=_SEVERITIES[report.severity],
             )
         seen = self._seen.get(key)
         if seen is None:

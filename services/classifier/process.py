@@ -20,7 +20,7 @@ CE_TYPE = "org.borderwatch.tagged_event.v1"
 
 
 class ItemTagger(Protocol):
-    def tag(self, item: RawItemV1, now: datetime) -> TaggedEventV1: ...
+    def tag(self, item: RawItemV1, now: datetime, story_id: str | None = None) -> TaggedEventV1: ...
 
 
 def tag_raw_message(raw: bytes | None, tagger: ItemTagger, now: datetime) -> TaggedEventV1:
@@ -52,8 +52,7 @@ def classify_item(
     Raises InvalidMessage for bad input. Redelivering the same item yields the same event id and
     story id (incidents then re-state, not advance, what they already counted)."""
     item = decode_as(RawItemV1, raw)
-    started = timer()
-    tagged = tagger.tag(item, now)
-    took = timer() - started
     story = stories.assign(item.id, item.title, item.body, item.published_at, now)
-    return tagged.model_copy(update={"story_id": story}), took
+    started = timer()
+    tagged = tagger.tag(item, now, story)
+    return tagged, timer() - started

@@ -113,7 +113,8 @@ class Tagger:
         }
         return _model(Figures, values, {"killed", "injured", "civilians_killed"})
 
-    def tag(self, item: RawItemV1, now: datetime) -> TaggedEventV1:
+    def tag(self, item: RawItemV1, now: datetime, story_id: str | None = None) -> TaggedEventV1:
+        """The tagged event of ``item``; ``story_id`` (from the story index) travels in it."""
         doc = self._document(item)
         mentions = {
             n: self._places.mentions(s) for n, s in enumerate(doc.sentences) if s.has_any(_PLACE_GROUPS)
@@ -169,6 +170,8 @@ class Tagger:
             "classifier_version": CLASSIFIER_VERSION,
             "taxonomy_version": self.taxonomy.version,
         }
+        if story_id is not None:
+            values["story_id"] = story_id
         # Times in UTC already: validation would leave them as they are.
         utc = now.tzinfo is UTC and item.published_at.tzinfo is UTC and item.ingested_at.tzinfo is UTC
         if self._assembler is not None and utc:
@@ -269,7 +272,7 @@ class _EventAssembler:
         evidence = cast(list[dict[str, object]], values["evidence"])
         values["evidence"] = [_model(Evidence, e, set(e)) for e in evidence]
         given = set(values)
-        full: dict[str, object] = {"schema_version": 1, **values, "story_id": None}
+        full: dict[str, object] = {"schema_version": 1, **values, "story_id": values.get("story_id")}
         return _model(TaggedEventV1, full, given)
 
     @staticmethod

@@ -59,9 +59,11 @@ def test_assembled_events_equal_validated_events(tagger: Tagger) -> None:
     items = _corpus()
     assert len(items) > 700
     labelled = 0
-    for item in items:
-        fast = tagger.tag(item, NOW)
-        slow = validating.tag(item, NOW)
+    for n, item in enumerate(items):
+        story = f"story-{n}" if n % 2 else None  # given by the story index, or not
+        fast = tagger.tag(item, NOW, story)
+        slow = validating.tag(item, NOW, story)
+        assert fast.story_id == story
         assert fast == slow, item.id
         assert fast.model_dump_json() == slow.model_dump_json(), item.id
         assert fast.model_dump_json(exclude_unset=True) == slow.model_dump_json(exclude_unset=True)

@@ -81,10 +81,10 @@ class _Exploding:
     def __init__(self, tagger: Tagger, bad_id: str) -> None:
         self._tagger, self._bad = tagger, bad_id
 
-    def tag(self, item: RawItemV1, now: datetime) -> TaggedEventV1:
+    def tag(self, item: RawItemV1, now: datetime, story_id: str | None = None) -> TaggedEventV1:
         if item.id == self._bad:
             raise RuntimeError("boom")
-        return self._tagger.tag(item, now)
+        return self._tagger.tag(item, now, story_id)
 
 
 def _apply(tables: dict[str, dict[str, bytes]], changes: list[TableChange]) -> None:
