@@ -174,9 +174,23 @@ def incident_places(event: TaggedEventV1, label: Label) -> list[str]:
     return [event.region.value]
 
 
-def add_report(state: IncidentState, report: IncidentReport) -> None:
+class Members(NamedTuple):
+    """An incident's outlets and stories as sets (its lists keep their order of arrival)."""
+
+    sources: set[str]
+    stories: set[str]
+
+    @classmethod
+    def of(cls, state: IncidentState) -> Members:
+        return cls(set(state.sources), set(state.story_ids))
+
+
+def add_report(state: IncidentState, report: IncidentReport, members: Members | None = None) -> None:
     """Count one new report in ``state`` (the caller checked that it is new; the revision is not
-    advanced here: one revision may carry several reports)."""
+    advanced here: one revision may carry several reports). ``members``, when the caller keeps
+    them, are ``state``'s outlets and stories as sets (updated here too)."""
+    if members is None:
+        members = Members.of(state)
     # IncidentState never validates on assignment: its scalars are written to its __dict__
     # directly (pydantic's __setattr__ costs about a microsecond per field, per report).
     fields = state.__dict__
@@ -193,9 +207,11 @@ def add_report(state: IncidentState, report: IncidentReport) -> None:
     severity = _SEVERITIES[report.severity]
     if severity_rank(severity) > severity_rank(fields["severity"]):
         fields["severity"] = severity
-    if report.source not in state.sources:
+    if report.source not in members.sources:
+        members.sources.add(report.source)
         state.sources.append(report.source)
-    if story not in state.story_ids:
+    if story not in members.stories:
+        members.stories.add(story)
         state.story_ids.append(story)
     state.link(report.source, story)
     label = fields["label"]
@@ -279,6 +295,7 @@ class IncidentBook:
         # written on every change, read once.
         self._states: dict[str, IncidentState] = {}
         self._seen: dict[str, set[str]] = {}
+        self._members: dict[str, Members] = {}
         self._published: dict[str, IncidentV1] = {}
         # Incidents touched since the last take_updates: id → (latest event id, changed).
         self._touched: dict[str, tuple[str, bool]] = {}
@@ -290,6 +307,7 @@ class IncidentBook:
         self._days = {}
         self._states = {}
         self._seen = {}
+        self._members = {}
         self._published = {}
         self._touched = {}
         for key, raw in list(self.store.items()):
@@ -365,7 +383,10 @@ class IncidentBook:
             # First touch since a restart: what consumers last saw, for this revision's changes.
             self._published[key] = render(state, [], "", now)
         seen.add(report.event_id)
-        add_report(state, report)
+        members = self._members.get(key)
+        if members is None:
+            members = self._members[key] = Members.of(state)
+        add_report(state, report, members)
         self._touched[key] = (report.event_id, True)
 
     def _mark_dirty(self, key: str, state: IncidentState) -> None:
@@ -398,6 +419,7 @@ class IncidentBook:
             del self._days[key]
             self._states.pop(key, None)
             self._seen.pop(key, None)
+            self._members.pop(key, None)
             self._published.pop(key, None)
             self._touched.pop(key, None)
             self._dirty.discard(key)
