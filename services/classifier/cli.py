@@ -28,7 +28,13 @@ def register(app: typer.Typer) -> None:
     def eval_command(
         path: Annotated[Path, typer.Argument(help="Labelled JSONL file (the format of the dev set).")],
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object of scores.")] = False,
-        errors: Annotated[bool, typer.Option("--errors", help="List every disagreement.")] = False,
+        errors: Annotated[
+            bool | None,
+            typer.Option(
+                "--errors/--no-errors",
+                help="List every disagreement (the text form does by default; --json only when asked).",
+            ),
+        ] = None,
         taxonomy: Annotated[Path, typer.Option(envvar="BW_TAXONOMY_FILE")] = Path("config/taxonomy.yaml"),
         gazetteer: Annotated[Path, typer.Option(envvar="BW_GAZETTEER_PATH")] = Path("config/gazetteer"),
     ) -> None:
@@ -52,4 +58,4 @@ def register(app: typer.Typer) -> None:
                 out["errors"] = [e.describe() for e in report.errors]
             typer.echo(json.dumps(out))
         else:
-            typer.echo(report.render(errors=errors))
+            typer.echo(report.render(errors=errors is not False))

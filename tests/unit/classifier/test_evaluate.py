@@ -76,9 +76,15 @@ def test_eval_command_prints_the_documented_json(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["eval", str(path), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == EXPECTED
-    text = CliRunner().invoke(app, ["eval", str(path), "--errors"])
+    listed = "t-2: crossing: expected Torkham=closed, got [Torkham=reopened]"
+    text = CliRunner().invoke(app, ["eval", str(path)])  # the text form lists the errors
     assert text.exit_code == 0
-    assert "t-2: crossing: expected Torkham=closed, got [Torkham=reopened]" in text.output
+    assert listed in text.output
+    quiet = CliRunner().invoke(app, ["eval", str(path), "--no-errors"])
+    assert quiet.exit_code == 0 and "precision" in quiet.output and listed not in quiet.output
+    with_errors = json.loads(CliRunner().invoke(app, ["eval", str(path), "--json", "--errors"]).output)
+    assert listed in with_errors.pop("errors")
+    assert with_errors == EXPECTED
 
 
 def test_eval_command_names_a_missing_file(tmp_path: Path) -> None:
