@@ -19,6 +19,7 @@ from services.classifier.sentences import Sentence
 from services.classifier.taxonomy import Taxonomy
 
 CLOSED, WEAK, OPEN, PARTIAL, RESTRICTED = "closed", "weak", "open", "partial", "restricted"
+_PRIOR_CLAUSE_WORDS: Final = 14  # 'after' opening a clause that tells what shut a reopened route
 _AIRPORT: Final = re.compile(r"((?:[A-Z][\w'-]+ ){1,3})(?:[Ii]nternational )?[Aa]irport\b")
 _HYPHEN_ROUTE: Final = re.compile(r"\b([A-Z][\w']+)-([A-Z][\w']+) (highway|road|motorway|corridor)\b")
 _HAS_ROAD: Final = re.compile(r"highway|road|motorway|corridor")
@@ -157,7 +158,12 @@ class CrossingAnalyser:
                     sent, h, "shared.negations", 2
                 ):
                     continue
-                if opened and before_hit(sent, h, "clo.prior", 6, clause=False):
+                # "reopened ... nine days after fire between the guards shut it": the cause, not
+                # today's state (the prior clause may have a long subject; no "but" in between).
+                if opened and (
+                    before_hit(sent, h, "clo.prior", 6, clause=False)
+                    or before_hit(sent, h, "clo.prior", _PRIOR_CLAUSE_WORDS)
+                ):
                     continue
                 bucket.append(h)
         restricted = False

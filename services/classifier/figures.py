@@ -87,6 +87,23 @@ class CasualtyResult:
         self.figure_evidence: dict[str, Sentence] = {}
 
 
+_ACTIVE_KILLING: Final = frozenset({"kill", "kills", "killing"})
+_BREAKDOWN: Final = frozenset({"including", "among", "of"})  # ", including ...", ", among them", ", of whom"
+
+
+def _reported_speech(sent: Sentence) -> bool:
+    """'The observatory said two dozen people had been killed': the past perfect of reported
+    speech (a reporting verb before it, no 'after'/'following' opening an earlier event), not an
+    earlier toll retold."""
+    for h in sent.groups("cas.past_perfect"):
+        i = tok(sent, h)
+        if hit_before(sent, i, "shared.reporting_verbs", 12, clause=False) is None:
+            return False
+        if hit_before(sent, i, "cas.prior_event", 8) is not None:
+            return False
+    return True
+
+
 class CasualtyAnalyser:
     def __init__(self, taxonomy: Taxonomy, reader: NumberReader) -> None:
         self._reader = reader
@@ -94,6 +111,7 @@ class CasualtyAnalyser:
         self._persons = frozenset(p.lower() for p in cues.person_nouns)
         self._civilians = frozenset(p.lower() for p in cues.civilians)
         self._metaphor_objects = frozenset(p.lower() for p in cues.metaphor_objects)
+        self._metaphor_subjects = frozenset(p.lower() for p in cues.metaphor_subjects)
         self._totals = [tuple(p.lower().split()) for p in cues.totals]
         self._total_firsts = frozenset(p[0] for p in self._totals if p)
 
@@ -105,7 +123,12 @@ class CasualtyAnalyser:
             return False
         if doc.has("cas.non_violent") and not sent.has("cas.violence") and not _doc_violent_title(doc):
             return False
-        return not (sent.field == "body" and sent.has("cas.past_perfect") and not title_has_casualty)
+        return not (
+            sent.field == "body"
+            and sent.has("cas.past_perfect")
+            and not title_has_casualty
+            and not _reported_speech(sent)
+        )
 
     def _hit_usable(self, sent: Sentence, hit: Hit, title_has_casualty: bool) -> bool:
         i = tok(sent, hit)
@@ -116,8 +139,11 @@ class CasualtyAnalyser:
                 return False  # attributive: "the bodies of dead hostages"
         if hit_before(sent, i, "shared.negations", 6) is not None or _denied(sent, i):
             return False
-        if word_is_killing(sent.low[hit.start : hit.end]) and self._metaphor_object(toks, tok_end(sent, hit)):
+        word = sent.low[hit.start : hit.end]
+        if word_is_killing(word) and self._metaphor_object(toks, tok_end(sent, hit)):
             return False
+        if word in _ACTIVE_KILLING and self._metaphor_subjects.intersection(toks[max(0, i - 4) : i]):
+            return False  # "prices are killing small traders"
         if hit_before(sent, i, "shared.hypotheticals", 5) is not None:
             return False
         if _truce_background(sent, i):
@@ -137,6 +163,13 @@ class CasualtyAnalyser:
             if toks[k] not in _DETERMINERS:
                 return False
         return False
+
+    @staticmethod
+    def _has_breakdown(toks: list[str], q: Quantity) -> bool:
+        """'10 civilians, including nine children', '12 people, among them', '..., of whom': the
+        figure is its group's total (like 'among eight killed'), whatever figures follow."""
+        j = q.end + (1 if q.end < len(toks) and toks[q.end].isalpha() else 0)  # the counted noun
+        return j + 1 < len(toks) and toks[j] == "," and toks[j + 1] in _BREAKDOWN
 
     def _is_total(self, toks: list[str], q: Quantity) -> bool:
         """'eight people lost their lives in all': a figure followed closely by a totals phrase."""
@@ -187,9 +220,11 @@ class CasualtyAnalyser:
             if k in casualty_tokens:
                 # "toll at least 12, more than two dozen hurt": the first figure belongs to the
                 # earlier casualty word, the one after the comma to this one.
+                # So does the one after ", and": "10 were killed, ..., and 12 others were wounded".
                 for c in range(v - 1, k, -1):
                     if toks[c] == ",":
-                        return c + 1 if self._reader.read(toks, c + 1) is not None else k + 1
+                        after = c + 2 if c + 2 < v and toks[c + 1] == "and" else c + 1
+                        return after if self._reader.read(toks, after) is not None else k + 1
                 return k + 1
         return lo
 
@@ -273,7 +308,7 @@ class CasualtyAnalyser:
                         LEVEL_TOLL
                         if hit.group == "cas.toll" or self._is_total(sent.words, q)
                         else LEVEL_AMONG
-                        if q.among
+                        if q.among or self._has_breakdown(sent.words, q)
                         else LEVEL_IMPLICIT
                         if q.implicit
                         else LEVEL_EXPLICIT

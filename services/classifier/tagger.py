@@ -33,7 +33,9 @@ CLASSIFIER_VERSION: Final = "0.1.0"
 _CUE_PREFIX: Final = {"shared": "shared", "truce": "truce", "casualties": "cas", "closure": "clo"}
 # Word lists the analysers look up in token windows themselves: as phrase hits they would only
 # cost time.
-_NOT_MATCHED: Final = frozenset({"cas.civilians", "cas.person_nouns", "cas.metaphor_objects", "cas.totals"})
+_NOT_MATCHED: Final = frozenset(
+    {"cas.civilians", "cas.person_nouns", "cas.metaphor_objects", "cas.metaphor_subjects", "cas.totals"}
+)
 ACTOR: Final = "actor"
 _PLACE_GROUPS: Final = (PLACE, DEMONYM)
 _NO_FIGURES: Final = Figures()  # immutable, so one instance serves every event

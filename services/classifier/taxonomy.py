@@ -64,6 +64,10 @@ class TruceCues(_Cues):
     in_force: PhraseList = Field(
         min_length=1, description="Connectors saying an act happened while a truce held."
     )
+    in_force_after: PhraseList = Field(
+        default_factory=list,
+        description="After a truce term: 'the ceasefire, which remains in force' (acts then breach it).",
+    )
     superlatives: PhraseList = Field(min_length=1, description="'heaviest ... since the truce'.")
     start_verbs: PhraseList = Field(min_length=1, description="'after the truce took effect'.")
     hostile_acts: PhraseList = Field(min_length=1)
@@ -89,6 +93,10 @@ class CasualtyCues(_Cues):
     metaphors: PhraseList = Field(min_length=1)
     metaphor_objects: PhraseList = Field(
         default_factory=list, description="'killing (our) business': a killing verb with these objects."
+    )
+    metaphor_subjects: PhraseList = Field(
+        default_factory=list,
+        description="'prices are killing traders': 'kill(s)/killing' shortly after one of these words.",
     )
     totals: PhraseList = Field(default_factory=list, description="'in all', 'in total' after a figure.")
     zero_killed: PhraseList = Field(min_length=1)

@@ -46,11 +46,14 @@ class TruceAnalyser:
 
     def _in_force_act(self, doc: Doc, sent: Sentence, term: Hit, hostile: list[Hit]) -> bool:
         superlative = sent.has("truce.superlatives")
-        if not hostile and not superlative:
-            return False  # every test below needs a hostile act or a superlative
+        if not hostile and not superlative and not sent.has("truce.in_force_after"):
+            return False  # every test below needs a hostile act, a superlative or an in-force phrase
         i = tok(sent, term)
         if hostile and hit_before(sent, i, "truce.in_force", 6) is not None:
             return True
+        in_force = sent.has("truce.in_force_after")
+        if in_force and hit_after(sent, tok_end(sent, term), "truce.in_force_after", 5):
+            return bool(hostile) or _doc_hostile(doc)  # "the ceasefire, which remains in force"
         window = sent.words[max(0, i - 7) : i]
         if "since" in window and superlative and (hostile or _doc_hostile(doc)):
             return True

@@ -58,6 +58,36 @@ LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
     # hypotheticals: weighing, planning
     ("weighs closure", "Islamabad weighs shutting Ghulam Khan to cargo", "", set()),
     ("plans closure", "Authorities plans to close the Kurram road during Muharram", "", set()),
+    # economic subjects before "killing": a metaphor even with a person as object
+    ("metaphor subject", "Fuel costs are killing small transporters in Quetta, union says", "", set()),
+    (
+        "metaphor subject quoted",
+        "Sugar at Rs200 a kilo",
+        "Retailers in Karachi said rising rents and prices were 'killing the middle class'.",
+        set(),
+    ),
+    # the truce is said to be in force after its term: the item's hostile act breaches it
+    (
+        "truce in force after term",
+        "Shelling hits villages near the Line of Control",
+        "Artillery fire damaged homes in two villages overnight, officials said. The 2021 ceasefire "
+        "understanding, which is still in force, bars such fire.",
+        {V},
+    ),
+    ("truce in force, nothing hostile", "Ceasefire in Kurram remains in force as jirga meets", "", set()),
+    # the past perfect of reported speech is today's news
+    (
+        "reported past perfect",
+        "Clashes reported in Kurram's upper villages",
+        "A hospital official told reporters that 14 people had been killed in the fighting on Sunday.",
+        {K},
+    ),
+    (
+        "past perfect after an earlier event",
+        "Families of Tirah victims hold sit-in",
+        "Relatives said the protest continued after militants had killed nine men in April.",
+        set(),
+    ),
     # closure wordings
     ("gate locked", "Travellers turned away as the Kharlachi gate is locked", "", {C}),
     ("roman urdu band", "Chaman border band, musafir pareshan", "", {C}),
@@ -104,6 +134,21 @@ FIGURE_CASES: list[tuple[str, str, str, int | None, int | None]] = [
         None,
     ),
     (
+        "total before its breakdown",
+        "Drone strikes kill four children in Kunar",
+        "Drone strikes killed seven civilians, including four children, in Kunar's Dangam district.",
+        7,
+        None,
+    ),
+    (
+        "injured after a comma and 'and'",
+        "Bomb in Bannu market",
+        "Six people died in the blast, among them three policemen, and 21 others were wounded, police said.",
+        6,
+        21,
+    ),
+    ("still in hospital", "Parachinar blast toll rises to nine; 40 in hospital", "", 9, 40),
+    (
         "sides not added",
         "Three soldiers, 11 militants killed in Khyber fighting",
         "",
@@ -137,6 +182,13 @@ CROSSING_CASES: list[tuple[str, str, str, dict[str, str]]] = [
         "Angoor Adda still sealed, Chaman open only for pedestrians",
         "",
         {"Angoor Adda": "closed", "Chaman": "partially_open"},
+    ),
+    (
+        "reopening after a long cause clause",
+        "Trade resumes at Ghulam Khan",
+        "Ghulam Khan reopened for trucks and travellers on Monday, two weeks after firing between the two "
+        "countries' border forces shut the crossing.",
+        {"Ghulam Khan": "reopened"},
     ),
     (
         "unnamed crossings, places on both sides",
