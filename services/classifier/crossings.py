@@ -19,6 +19,7 @@ from services.classifier.sentences import Sentence
 from services.classifier.taxonomy import Taxonomy
 
 CLOSED, WEAK, OPEN, PARTIAL, RESTRICTED = "closed", "weak", "open", "partial", "restricted"
+RUNNING = "running"  # open as usual: cancels what queues and delays alone would say
 _PRIOR_CLAUSE_WORDS: Final = 14  # 'after' opening a clause that tells what shut a reopened route
 _AIRPORT: Final = re.compile(r"((?:[A-Z][\w'-]+ ){1,3})(?:[Ii]nternational )?[Aa]irport\b")
 _HYPHEN_ROUTE: Final = re.compile(r"\b([A-Z][\w']+)-([A-Z][\w']+) (highway|road|motorway|corridor)\b")
@@ -92,7 +93,10 @@ _ROUTE_WORDS: Final = (
     "checkpoints",
 )
 _DEFAULT_AFPAK: Final = ("Torkham", "Chaman")
-_STATE_GROUPS: Final = ("clo.opened", "clo.closed", "clo.closed_weak", "clo.restricted")
+_STATE_GROUPS: Final = ("clo.opened", "clo.closed", "clo.closed_weak", "clo.restricted", "clo.stays_open")
+_TRAFFIC_WORDS: Final = frozenset({"trade", "transit", "flights"})
+# "the blockade would continue until workers were again allowed to cross": a condition.
+_UNTIL: Final = frozenset({"until", "unless", "till"})
 _CONDITIONS: Final = frozenset({"after", "when", "if", "once", "until", "because"})
 # Contrasting clauses can give routes in one sentence different states ("A stays shut, while B
 # opens only for refugees").
@@ -146,6 +150,8 @@ class CrossingAnalyser:
                 continue
             if any(t in _FUTURE for t in toks[max(0, i - 2) : i]):
                 continue
+            if any(t in _UNTIL for t in toks[max(0, i - 6) : i]):
+                continue
             opened.append(h)
         closed: list[Hit] = []
         weak: list[Hit] = []
@@ -178,11 +184,14 @@ class CrossingAnalyser:
             return OPEN
         if (closed or weak) and restricted:
             return PARTIAL
+        running = bool(_in_span(sent.groups("clo.stays_open"), span))
         if closed:
             return CLOSED
         if weak:
-            return WEAK
-        return RESTRICTED if restricted else None
+            return RUNNING if running and not restricted else WEAK
+        if restricted:
+            return RESTRICTED
+        return RUNNING if running else None
 
     # -- route mentions -------------------------------------------------------------------------
     def _generic(self, sent: Sentence) -> list[str]:
@@ -259,14 +268,34 @@ class CrossingAnalyser:
             return {}
         bounds = [0, *cuts, len(sent.low)]
         out: dict[str, str] = {}
+        previous: list[str] = []  # the routes named in the last clause that had a state
         for a, b in itertools.pairwise(bounds):
             clause = self._state(sent, (a, b))
             if clause is None:
                 continue
-            for m in ms:
-                if m.is_route and a <= m.hit.start < b:
-                    out.setdefault(m.entry.name, clause)
+            names = [m.entry.name for m in ms if m.is_route and a <= m.hit.start < b]
+            if not names and previous and self._same_route_clause(sent, (a, b)):
+                # "opened Chaman to deportees, while trade remained suspended": the same gate.
+                for name in previous:
+                    if out.get(name) != clause:
+                        out[name] = PARTIAL
+                continue
+            for name in names:
+                out.setdefault(name, clause)
+            previous = names
         return out
+
+    @staticmethod
+    def _same_route_clause(sent: Sentence, span: tuple[int, int]) -> bool:
+        """A clause that names no route, only traffic through one ('trade', 'cargo'): it goes on
+        about the route of the clause before (not 'the other crossings')."""
+        low = sent.low
+        words = (
+            low[h.start : h.end]
+            for h in _in_span(sent.groups("clo.routes"), span)
+            if not low.endswith("cross-", 0, h.start)  # "cross-border movement"
+        )
+        return all(word in _TRAFFIC_WORDS for word in words)
 
     @staticmethod
     def _region_in(start: int, end: int, mentions: list[Mention]) -> Region:
@@ -371,6 +400,12 @@ def _in_span(hits: list[Hit], span: tuple[int, int] | None) -> list[Hit]:
 
 def _combine(states: list[tuple[str, bool]], dominant: str | None) -> CrossingState | None:
     kinds = [s for s, _ in states]
+    if RUNNING in kinds:
+        # Open as usual: queues and delays say nothing; any other state says more than it does.
+        if all(k in (RUNNING, WEAK) for k in kinds):
+            return None
+        states = [st for st in states if st[0] != RUNNING]
+        kinds = [s for s, _ in states]
     if not kinds:
         return None
     if PARTIAL in kinds or (RESTRICTED in kinds and (CLOSED in kinds or WEAK in kinds)):

@@ -110,6 +110,10 @@ class ClosureCues(_Cues):
     closed_weak: PhraseList = Field(min_length=1, description="Consequences: 'stranded', 'stuck'.")
     opened: PhraseList = Field(min_length=1)
     restricted: PhraseList = Field(min_length=1, description="'only', 'still letting': some traffic moves.")
+    stays_open: PhraseList = Field(
+        default_factory=list,
+        description="'remained open': a route open as usual (queues or delays alone then say nothing).",
+    )
     routes: PhraseList = Field(min_length=1, description="Generic route nouns: crossing, highway, airspace.")
     all_crossings: PhraseList = Field(
         min_length=1, description="'all crossings': every crossing of a border."

@@ -88,6 +88,16 @@ LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
         "Relatives said the protest continued after militants had killed nine men in April.",
         set(),
     ),
+    # a truce "shattered" after its term is a breach alleged
+    ("truce shattered", "Bajaur truce shattered as mortar fire hits Mamund villages", "", {V}),
+    # queues at a crossing said to stay open are no closure
+    (
+        "queues at an open crossing",
+        "Power cut slows clearance, lorries queued at Ghulam Khan",
+        "Dozens of lorries waited for hours on Tuesday; the crossing stayed open throughout, customs "
+        "officials said.",
+        set(),
+    ),
     # closure wordings
     ("gate locked", "Travellers turned away as the Kharlachi gate is locked", "", {C}),
     ("roman urdu band", "Chaman border band, musafir pareshan", "", {C}),
@@ -189,6 +199,27 @@ CROSSING_CASES: list[tuple[str, str, str, dict[str, str]]] = [
         "Ghulam Khan reopened for trucks and travellers on Monday, two weeks after firing between the two "
         "countries' border forces shut the crossing.",
         {"Ghulam Khan": "reopened"},
+    ),
+    (
+        "traffic clause goes on about the same gate",
+        "Border update",
+        "Officials opened the Bab-e-Dosti gate at Chaman to returning refugees on Sunday, while cargo and "
+        "trade stayed suspended.",
+        {"Chaman": "partially_open"},
+    ),
+    (
+        "reopening as a condition",
+        "Sit-in blocks the Angoor Adda road",
+        "Tribesmen blocked the road to Angoor Adda, halting all traffic, and said they would stay until "
+        "traders were again allowed to cross with their cards.",
+        {"Angoor Adda": "closed"},
+    ),
+    (
+        "crossings of other theatres",
+        "Aid convoys",
+        "Sudan reopened the Adre crossing from Chad to aid convoys, and traffic resumed through Masnaa "
+        "between Lebanon and Syria; Thailand kept the Chong Chom checkpoint sealed.",
+        {"Adre": "reopened", "Masnaa": "reopened", "Chong Chom": "closed"},
     ),
     (
         "unnamed crossings, places on both sides",
