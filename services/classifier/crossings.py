@@ -12,7 +12,7 @@ import re
 from typing import Final
 
 from schemas.common import CrossingState, Region
-from services.classifier.document import Doc, before_hit, inside, tok, tok_end
+from services.classifier.document import Doc, before_hit, hit_after, inside, tok, tok_end
 from services.classifier.gazetteer import Mention, PlaceIndex, region_of
 from services.classifier.matcher import Hit, PhraseMatcher
 from services.classifier.sentences import Sentence
@@ -95,12 +95,13 @@ _ROUTE_WORDS: Final = (
 _DEFAULT_AFPAK: Final = ("Torkham", "Chaman")
 _STATE_GROUPS: Final = ("clo.opened", "clo.closed", "clo.closed_weak", "clo.restricted", "clo.stays_open")
 _TRAFFIC_WORDS: Final = frozenset({"trade", "transit", "flights"})
+_OPENISH: Final = frozenset({OPEN, RESTRICTED, RUNNING})
 # "the blockade would continue until workers were again allowed to cross": a condition.
 _UNTIL: Final = frozenset({"until", "unless", "till"})
 _CONDITIONS: Final = frozenset({"after", "when", "if", "once", "until", "because"})
 # Contrasting clauses can give routes in one sentence different states ("A stays shut, while B
 # opens only for refugees").
-_CLAUSE_SPLIT: Final = re.compile(r";|,? (?:while|whereas|but) ")
+_CLAUSE_SPLIT: Final = re.compile(r";|,? (?:while|whereas|but) |, and ")
 _HEADLINE_SPLIT: Final = re.compile(r"[;,]|,? (?:while|whereas|but|as) ")
 
 
@@ -164,6 +165,8 @@ class CrossingAnalyser:
                     sent, h, "shared.negations", 2
                 ):
                     continue
+                if hit_after(sent, tok_end(sent, h), "truce.terms", 3):
+                    continue  # "suspended the peace declaration": an accord, not a route
                 # "reopened ... nine days after fire between the guards shut it": the cause, not
                 # today's state (the prior clause may have a long subject; no "but" in between).
                 if opened and (
@@ -277,8 +280,9 @@ class CrossingAnalyser:
             if not names and previous and self._same_route_clause(sent, (a, b)):
                 # "opened Chaman to deportees, while trade remained suspended": the same gate.
                 for name in previous:
-                    if out.get(name) != clause:
-                        out[name] = PARTIAL
+                    before = out.get(name)
+                    if before is not None and (before in _OPENISH) != (clause in _OPENISH):
+                        out[name] = PARTIAL  # open one way, shut the other
                 continue
             for name in names:
                 out.setdefault(name, clause)

@@ -88,7 +88,17 @@ class CasualtyResult:
 
 
 _ACTIVE_KILLING: Final = frozenset({"kill", "kills", "killing"})
+_POSSESSIVES: Final = frozenset({"their", "his", "her", "a", "an", "one"})
 _BREAKDOWN: Final = frozenset({"including", "among", "of"})  # ", including ...", ", among them", ", of whom"
+
+
+def _no_figure_of_its_own(sent: Sentence, hit: Hit) -> bool:
+    """'two of the wounded died', 'died in hospital': the word names people counted elsewhere."""
+    i = tok(sent, hit)
+    if i == 0:
+        return False
+    before = sent.words[i - 1]
+    return before == "the" or (hit.group == "cas.injured" and word_is_killing(before))
 
 
 def _reported_speech(sent: Sentence) -> bool:
@@ -217,6 +227,13 @@ class CasualtyAnalyser:
         for k in range(v - 1, lo - 1, -1):
             if toks[k] in _BOUNDARY:
                 return k + 1
+            if (
+                toks[k] == "and"
+                and k > lo
+                and toks[k - 1] == ","
+                and self._reader.read(toks, k + 1) is not None
+            ):
+                return k + 1  # "ten were killed, among them three ..., and 12 were wounded"
             if k in casualty_tokens:
                 # "toll at least 12, more than two dozen hurt": the first figure belongs to the
                 # earlier casualty word, the one after the comma to this one.
@@ -239,6 +256,10 @@ class CasualtyAnalyser:
             q = self._reader.read(toks, ve)
             if q is not None:
                 return q
+            # "..., and injuring their mother": the verb's own object, not a figure before it.
+            k = ve + 1 if ve < len(toks) and toks[ve] in _POSSESSIVES else ve
+            if k < len(toks) and toks[k] in self._persons:
+                return self._coordinated(toks, k, len(toks))
         q = self._backward(toks, self._window_start(sent, v, casualty_tokens), v)
         if q is not None and not q.implicit:
             return q
@@ -301,7 +322,7 @@ class CasualtyAnalyser:
                 if separate:
                     continue
                 kind: Kind = "injured" if hit.group == "cas.injured" else "killed"
-                q = self._figure(sent, hit, casualty_tokens)
+                q = None if _no_figure_of_its_own(sent, hit) else self._figure(sent, hit, casualty_tokens)
                 order += 1
                 if q is not None:
                     level = (

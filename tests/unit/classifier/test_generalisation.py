@@ -98,6 +98,36 @@ LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
         "officials said.",
         set(),
     ),
+    # Roman Urdu: "firing despite the ceasefire"
+    ("roman urdu despite truce", "Bajaur mein jang bandi ke bawajood golabari, teen zakhmi", "", {V, K}),
+    # an earlier toll in "a repeat of ..." is background
+    (
+        "repeat of earlier fighting",
+        "Frontier quiet as truce enters third week",
+        "Both sides want to avoid a repeat of last month's clashes, which killed dozens of people.",
+        set(),
+    ),
+    # an earlier toll in a clause about what the news "followed"
+    (
+        "talks followed fighting",
+        "Kabul and Islamabad agree to extend truce",
+        "The agreement followed ten days of clashes along the frontier that killed scores of people.",
+        set(),
+    ),
+    # an accord suspended is no closure of a route
+    (
+        "peace deal suspended",
+        "Thailand suspends border peace declaration after mine blast",
+        "Bangkok accused Phnom Penh of laying new mines in breach of the ceasefire.",
+        {V},
+    ),
+    # a generic conditional on future breaches
+    (
+        "any party found to violate",
+        "Truce monitors named",
+        "The mechanism would fine any party found to violate the ceasefire, the mediators said.",
+        set(),
+    ),
     # closure wordings
     ("gate locked", "Travellers turned away as the Kharlachi gate is locked", "", {C}),
     ("roman urdu band", "Chaman border band, musafir pareshan", "", {C}),
@@ -156,6 +186,29 @@ FIGURE_CASES: list[tuple[str, str, str, int | None, int | None]] = [
         "Six people died in the blast, among them three policemen, and 21 others were wounded, police said.",
         6,
         21,
+    ),
+    (
+        "active verb's own object",
+        "Shell hits house in Mohmand",
+        "A shell landed on a house on Friday, killing three children and injuring their father.",
+        3,
+        1,
+    ),
+    (
+        "wounded after a long clause",
+        "Mortar hits wedding in Kunar",
+        "Eight guests were killed, among them two brothers who had returned from Dubai for the wedding "
+        "of their cousin, and 15 others were wounded, officials said.",
+        8,
+        15,
+    ),
+    (
+        "the wounded counted elsewhere",
+        "Toll from Bannu bombing rises to nine",
+        "The toll rose to nine after two of the wounded died in hospital overnight. Another 23 people "
+        "were wounded, police said.",
+        9,
+        23,
     ),
     ("still in hospital", "Parachinar blast toll rises to nine; 40 in hospital", "", 9, 40),
     (
@@ -222,6 +275,19 @@ CROSSING_CASES: list[tuple[str, str, str, dict[str, str]]] = [
         {"Adre": "reopened", "Masnaa": "reopened", "Chong Chom": "closed"},
     ),
     (
+        "independent clauses joined by ', and'",
+        "Kurram routes",
+        "The Kharlachi crossing has been shut since the clashes, and the Parachinar road is open only to "
+        "escorted convoys.",
+        {"Kharlachi": "closed", "Parachinar highway": "partially_open"},
+    ),
+    (
+        "pedestrians could still cross",
+        "Eid break at the border",
+        "Cargo through Angoor Adda was suspended for Eid, while people with papers could still cross.",
+        {"Angoor Adda": "partially_open"},
+    ),
+    (
         "unnamed crossings, places on both sides",
         "Transit cargo piles up at Karachi port",
         "Containers bound for Kandahar are stuck because all land crossings into Afghanistan remain closed.",
@@ -252,6 +318,9 @@ REGION_CASES: list[tuple[str, str, str, str]] = [
         "other",
     ),
     ("on national soil", "Indian drones on Pakistani soil, army says", "", "af-pak"),
+    ("frontier district", "Roadside bomb hits van near Kulachi", "", "af-pak"),
+    ("afghan province", "Flash floods sweep villages in Faryab", "", "af-pak"),
+    ("a common word is no place", "Dubai stays the region's busiest trade hub", "", "other"),
     ("talks venue abroad", "Afghan and Pakistani delegations meet in Istanbul", "", "af-pak"),
 ]
 
