@@ -165,7 +165,7 @@ class CrossingAnalyser:
                     sent, h, "shared.negations", 2
                 ):
                     continue
-                if hit_after(sent, tok_end(sent, h), "truce.terms", 3):
+                if sent.has("truce.terms") and hit_after(sent, tok_end(sent, h), "truce.terms", 3):
                     continue  # "suspended the peace declaration": an accord, not a route
                 # "reopened ... nine days after fire between the guards shut it": the cause, not
                 # today's state (the prior clause may have a long subject; no "but" in between).
