@@ -172,8 +172,9 @@ class CrossingAnalyser:
                 if opened and (
                     before_hit(sent, h, "clo.prior", 6, clause=False)
                     or before_hit(sent, h, "clo.prior", _PRIOR_CLAUSE_WORDS)
+                    or "had" in sent.words[max(0, tok(sent, h) - 4) : tok(sent, h)]
                 ):
-                    continue
+                    continue  # "restored after a sit-in that had kept the highway closed"
                 bucket.append(h)
         restricted = False
         for h in _in_span(sent.groups("clo.restricted"), span):
@@ -189,7 +190,8 @@ class CrossingAnalyser:
             return PARTIAL
         running = bool(_in_span(sent.groups("clo.stays_open"), span))
         if closed:
-            return CLOSED
+            # "cargo suspended, while pedestrians could still cross": some traffic still moves.
+            return PARTIAL if running else CLOSED
         if weak:
             return RUNNING if running and not restricted else WEAK
         if restricted:
@@ -351,7 +353,7 @@ class CrossingAnalyser:
                     if pending:
                         route.states.extend(pending)
                         pending = []
-            elif generic or state in (RESTRICTED, PARTIAL):
+            elif generic or state in (RESTRICTED, PARTIAL, RUNNING):
                 if state in (CLOSED, PARTIAL) and generic:
                     generic_closure = True
                     evidence = evidence or sent
@@ -405,9 +407,12 @@ def _in_span(hits: list[Hit], span: tuple[int, int] | None) -> list[Hit]:
 def _combine(states: list[tuple[str, bool]], dominant: str | None) -> CrossingState | None:
     kinds = [s for s, _ in states]
     if RUNNING in kinds:
-        # Open as usual: queues and delays say nothing; any other state says more than it does.
+        # Open as usual: queues and delays say nothing; shut in one sentence while traffic still
+        # moves in another is a partial opening; any other state says more than it does.
         if all(k in (RUNNING, WEAK) for k in kinds):
             return None
+        if CLOSED in kinds and OPEN not in kinds:
+            return CrossingState.PARTIALLY_OPEN
         states = [st for st in states if st[0] != RUNNING]
         kinds = [s for s, _ in states]
     if not kinds:

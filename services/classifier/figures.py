@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-from services.classifier.document import Doc, hit_before, inside, old_year, tok, tok_end
+from services.classifier.document import Doc, hit_after, hit_before, inside, old_year, tok, tok_end
 from services.classifier.matcher import Hit
 from services.classifier.numbers import NumberReader, Quantity
 from services.classifier.sentences import Sentence
@@ -22,7 +22,7 @@ _BOUNDARY: Final = frozenset({";", ":", ".", "said", "says", "say", "told", "tha
 _OBJECT_VERBS: Final = frozenset({
     "kill", "kills", "killing", "killed", "wounded", "wounding", "wounds", "injured", "injuring", "injures",
     "injure", "maims", "maiming", "maimed", "hurt", "slain", "shot dead", "shoot dead", "shoots dead",
-    "shooting dead", "gunned down",
+    "shooting dead", "gunned down", "bodies of",
 })  # fmt: skip
 _AFTER_PREDICATE: Final = frozenset(
     [
@@ -98,7 +98,10 @@ def _no_figure_of_its_own(sent: Sentence, hit: Hit) -> bool:
     if i == 0:
         return False
     before = sent.words[i - 1]
-    return before == "the" or (hit.group == "cas.injured" and word_is_killing(before))
+    word = sent.low[hit.start : hit.end]
+    if before == "the" and (hit.group == "cas.injured" or word == "dead"):
+        return True  # "two of the wounded died", "the dead were buried"
+    return hit.group == "cas.injured" and word_is_killing(before)
 
 
 def _reported_speech(sent: Sentence) -> bool:
@@ -150,6 +153,9 @@ class CasualtyAnalyser:
         if hit_before(sent, i, "shared.negations", 6) is not None or _denied(sent, i):
             return False
         word = sent.low[hit.start : hit.end]
+        if word == "bodies of":  # "the bodies of two herders"; not "the governing bodies of"
+            j = tok_end(sent, hit)
+            return j < len(toks) and self._reader.read(toks, j) is not None
         if word_is_killing(word) and self._metaphor_object(toks, tok_end(sent, hit)):
             return False
         if word in _ACTIVE_KILLING and self._metaphor_subjects.intersection(toks[max(0, i - 4) : i]):
@@ -179,7 +185,12 @@ class CasualtyAnalyser:
         """'10 civilians, including nine children', '12 people, among them', '..., of whom': the
         figure is its group's total (like 'among eight killed'), whatever figures follow."""
         j = q.end + (1 if q.end < len(toks) and toks[q.end].isalpha() else 0)  # the counted noun
-        return j + 1 < len(toks) and toks[j] == "," and toks[j + 1] in _BREAKDOWN
+        if j + 1 >= len(toks) or toks[j] != ",":
+            return False
+        if toks[j + 1] in _BREAKDOWN:
+            return True
+        # "Eight civilians, three of them cricketers, were killed"
+        return toks[j + 2 : j + 4] in (["of", "them"], ["of", "whom"])
 
     def _is_total(self, toks: list[str], q: Quantity) -> bool:
         """'eight people lost their lives in all': a figure followed closely by a totals phrase."""
@@ -227,21 +238,27 @@ class CasualtyAnalyser:
         for k in range(v - 1, lo - 1, -1):
             if toks[k] in _BOUNDARY:
                 return k + 1
-            if (
-                toks[k] == "and"
-                and k > lo
-                and toks[k - 1] == ","
-                and self._reader.read(toks, k + 1) is not None
-            ):
-                return k + 1  # "ten were killed, among them three ..., and 12 were wounded"
+            # "ten were killed, among them three ..., and 12 were wounded", "toll at 82, with 156
+            # injured": after ", and" / ", with", the figure of a clause of its own.
+            clause = toks[k] in ("and", "with") and k > lo and toks[k - 1] == ","
+            if clause and self._reader.read(toks, k + 1) is not None:
+                return k + 1
             if k in casualty_tokens:
-                # "toll at least 12, more than two dozen hurt": the first figure belongs to the
-                # earlier casualty word, the one after the comma to this one.
-                # So does the one after ", and": "10 were killed, ..., and 12 others were wounded".
+                # "toll at least 12, more than two dozen hurt", "the bodies of 31 people and more
+                # than 170 wounded": the first figure belongs to the earlier casualty word, the one
+                # after the comma or "and" to this one (not the "and" of a range: "10 and 12").
                 for c in range(v - 1, k, -1):
+                    if toks[c] not in (",", "and"):
+                        continue
+                    if toks[c] == "and" and self._reader.read(toks, c - 1) is not None:
+                        continue
+                    after = (
+                        c + 2 if toks[c] == "," and c + 2 < v and toks[c + 1] in ("and", "with") else c + 1
+                    )
+                    if self._reader.read(toks, after) is not None:
+                        return after
                     if toks[c] == ",":
-                        after = c + 2 if c + 2 < v and toks[c + 1] == "and" else c + 1
-                        return after if self._reader.read(toks, after) is not None else k + 1
+                        return k + 1
                 return k + 1
         return lo
 
@@ -253,7 +270,7 @@ class CasualtyAnalyser:
             return self._reader.find_after(toks, ve, 10)
         passive = v > 0 and toks[v - 1] in _BE
         if not passive and word in _OBJECT_VERBS:
-            q = self._reader.read(toks, ve)
+            q = self._reader.read(toks, ve + 1 if ve < len(toks) and toks[ve] == "all" else ve)
             if q is not None:
                 return q
             # "..., and injuring their mother": the verb's own object, not a figure before it.
@@ -381,9 +398,13 @@ def _truce_background(sent: Sentence, index: int) -> bool:
     if not sent.has("truce.terms") or not sent.has("cas.conflict_ended"):
         return False
     ended = hit_before(sent, index, "cas.conflict_ended", 12, clause=False)
-    if ended is None:
+    if ended is not None:
+        return any(t in _RELATIVES for t in sent.words[tok_end(sent, ended) : index])
+    # "The clashes, which left dozens dead, ended with a ceasefire": the ending comes after.
+    ended = hit_after(sent, index, "cas.conflict_ended", 15)
+    if ended is None or not any(t in _RELATIVES for t in sent.words[max(0, index - 10) : index]):
         return False
-    return any(t in _RELATIVES for t in sent.words[tok_end(sent, ended) : index])
+    return hit_after(sent, tok_end(sent, ended), "truce.terms", 6) is not None
 
 
 def _denied(sent: Sentence, index: int) -> bool:

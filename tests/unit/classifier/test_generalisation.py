@@ -128,6 +128,25 @@ LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
         "The mechanism would fine any party found to violate the ceasefire, the mediators said.",
         set(),
     ),
+    # court sentences carried out and road accidents are not casualties of violence
+    ("executions", "Three men hanged in Kandahar after qisas verdicts", "", set()),
+    ("coach plunges", "Nine lose their lives as coach plunges into ravine on KKH", "", set()),
+    # deaths in a clause about fighting a truce ended, with the ending after them
+    (
+        "toll of fighting a truce ended",
+        "Frontier calm holds",
+        "The border clashes, which left dozens dead, ended with a ceasefire brokered by Qatar.",
+        set(),
+    ),
+    # "the governing bodies of" is no casualty
+    ("governing bodies", "Cricket boards meet", "The governing bodies of both boards met in Dubai.", set()),
+    # new checks while trucks keep crossing are no closure; a ban lifted is a reopening only
+    (
+        "checks while traffic moves",
+        "New visa checks at Angoor Adda",
+        "Officials began checking visas on Monday; trucks continued to cross in both directions.",
+        set(),
+    ),
     # closure wordings
     ("gate locked", "Travellers turned away as the Kharlachi gate is locked", "", {C}),
     ("roman urdu band", "Chaman border band, musafir pareshan", "", {C}),
@@ -210,6 +229,36 @@ FIGURE_CASES: list[tuple[str, str, str, int | None, int | None]] = [
         9,
         23,
     ),
+    ("sustained injuries", "Blast in Tank", "Six people sustained injuries when a bomb went off.", None, 6),
+    (
+        "bodies of",
+        "Herders found dead after cross-border fire",
+        "The bodies of two herders were recovered from a ravine after firing from across the border.",
+        2,
+        None,
+    ),
+    ("gunned down all", "Troops gun down attackers", "Soldiers gunned down all five attackers.", 5, None),
+    (
+        "toll with injured",
+        "Kurram toll",
+        "The toll from the week of fighting now stands at 40, with 95 people injured, a doctor said.",
+        40,
+        95,
+    ),
+    (
+        "bodies and wounded",
+        "Shooting near aid site",
+        "The hospital received the bodies of 20 people and more than 60 wounded after the shooting.",
+        20,
+        60,
+    ),
+    (
+        "breakdown after the total",
+        "Two students among dead in Kunar strike",
+        "Seven villagers, two of them students, were killed when a drone struck a house.",
+        7,
+        None,
+    ),
     ("still in hospital", "Parachinar blast toll rises to nine; 40 in hospital", "", 9, 40),
     (
         "sides not added",
@@ -286,6 +335,26 @@ CROSSING_CASES: list[tuple[str, str, str, dict[str, str]]] = [
         "Eid break at the border",
         "Cargo through Angoor Adda was suspended for Eid, while people with papers could still cross.",
         {"Angoor Adda": "partially_open"},
+    ),
+    (
+        "still moving in another sentence",
+        "Protest at Kharlachi",
+        "Pedestrian movement through Kharlachi stayed suspended on Friday. Goods trucks continued to cross, "
+        "customs officials said.",
+        {"Kharlachi": "partially_open"},
+    ),
+    (
+        "reopened after what had kept it shut",
+        "Ghulam Khan road open",
+        "Traffic to Ghulam Khan was restored after elders ended a protest that had kept the road to the "
+        "crossing closed for days.",
+        {"Ghulam Khan": "reopened"},
+    ),
+    (
+        "airspace barred to one country",
+        "Airspace ban extended",
+        "Pakistan issued a notice barring Indian airlines from Pakistani airspace for another month.",
+        {"Pakistani airspace": "closed"},
     ),
     (
         "unnamed crossings, places on both sides",
