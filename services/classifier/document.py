@@ -3,12 +3,32 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Final
 
-from services.classifier.matcher import Hit
+from services.classifier.matcher import Hit, PhraseMatcher
 from services.classifier.sentences import Sentence
 
 _YEAR: Final = re.compile(r"\b(19[0-9]{2}|20[0-9]{2})\b")
+_MONTHS: Final = {
+    m: n
+    for n, names in enumerate(
+        [
+            ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",),
+            ("june", "jun"), ("july", "jul"), ("august", "aug"), ("september", "sept", "sep"),
+            ("october", "oct"), ("november", "nov"), ("december", "dec"),
+        ],
+        start=1,
+    )
+    for m in names
+}  # fmt: skip
+MONTH_WORDS: Final = frozenset(_MONTHS)
+_DAY: Final = re.compile(r"\b([0-3]?[0-9])(?:st|nd|rd|th)?\b")
+_DIGIT: Final = re.compile(r"[0-9]")
+# Month names are matched with the cues, under a group of their own: a sentence without any
+# names no date.
+MONTHS_GROUP: Final = "doc.months"
+OLD_DATE_DAYS: Final = 10  # a dated event this long before publication is an earlier event
 CLAUSE_STOPS: Final = frozenset({";", ":", "but", "although", "though", "while", "whereas"})
 
 
@@ -19,11 +39,18 @@ class Doc:
     sentence (see :meth:`mentions`).
     """
 
-    __slots__ = ("_groups", "lows", "sentences", "year")
+    __slots__ = ("_groups", "lows", "published", "sentences", "year")
 
-    def __init__(self, sentences: list[Sentence], year: int, lows: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        sentences: list[Sentence],
+        year: int,
+        lows: list[str] | None = None,
+        published: date | None = None,
+    ) -> None:
         self.sentences = sentences
         self.year = year
+        self.published = published
         self.lows = [s.low for s in sentences] if lows is None else lows
         self._groups = {h.group for s in sentences for h in s.hits}
 
@@ -86,6 +113,37 @@ def hit_after(sent: Sentence, index: int, group: str, window: int) -> Hit | None
         if index <= k <= index + window:
             return h
     return None
+
+
+def old_date(sent: Sentence, published: date | None) -> bool:
+    """The sentence dates what it tells ("on 11 October", "October 11") well before the item's
+    publication day: an earlier event retold, not news."""
+    low = sent.low
+    if published is None or not sent.has(MONTHS_GROUP) or _DIGIT.search(low) is None:
+        return False
+    for m in _DAY.finditer(low):  # a day number, then the month next to it
+        following = low[m.end() + 1 : m.end() + 11].split(" ", 1)[0].rstrip(".,;:")
+        preceding = low[max(0, m.start() - 11) : max(0, m.start() - 1)].rsplit(" ", 1)[-1]
+        month = _MONTHS.get(following) or _MONTHS.get(preceding)
+        if month is None:
+            continue
+        if "since" in low[max(0, m.start() - 60) : m.start()]:
+            continue  # "the worst breach since the truce took effect on 10 October"
+        day = int(m[1])
+        year = published.year if month <= published.month else published.year - 1
+        try:
+            told = date(year, month, day)
+        except ValueError:
+            continue
+        if (published - told).days > OLD_DATE_DAYS:
+            return True
+    return False
+
+
+def register_months(matcher: PhraseMatcher) -> None:
+    """Add the month names (before ``build``)."""
+    for name in _MONTHS:
+        matcher.add(name, MONTHS_GROUP)
 
 
 def old_year(sent: Sentence, year: int) -> bool:

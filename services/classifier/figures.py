@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-from services.classifier.document import Doc, hit_after, hit_before, inside, old_year, tok, tok_end
+from services.classifier.document import (
+    MONTH_WORDS,
+    Doc,
+    hit_after,
+    hit_before,
+    inside,
+    old_date,
+    old_year,
+    tok,
+    tok_end,
+)
 from services.classifier.matcher import Hit
 from services.classifier.numbers import NumberReader, Quantity
 from services.classifier.sentences import Sentence
@@ -54,7 +64,7 @@ _AFTER_PREDICATE: Final = frozenset(
 )
 _RELATIVES: Final = frozenset({"which", "that", "who", "whom"})
 _DETERMINERS: Final = frozenset(
-    {"the", "our", "their", "its", "his", "her", "my", "your", "off", "any", "all"}
+    {"the", "our", "their", "its", "his", "her", "my", "your", "off", "any", "all", "whatever", "what"}
 )
 LEVEL_TOLL, LEVEL_AMONG, LEVEL_EXPLICIT, LEVEL_IMPLICIT = 3, 2, 1, 0
 _COUNTED: Final = frozenset({"cas.killed", "cas.injured", "cas.toll"})
@@ -90,6 +100,27 @@ class CasualtyResult:
 _ACTIVE_KILLING: Final = frozenset({"kill", "kills", "killing"})
 _POSSESSIVES: Final = frozenset({"their", "his", "her", "a", "an", "one"})
 _BREAKDOWN: Final = frozenset({"including", "among", "of"})  # ", including ...", ", among them", ", of whom"
+
+
+def _is_date(toks: list[str], q: Quantity) -> bool:
+    """'on 11 October', 'October 11': a day of the month, not a count."""
+    return (q.end < len(toks) and toks[q.end] in MONTH_WORDS) or (
+        q.start > 0 and toks[q.start - 1] in MONTH_WORDS
+    )
+
+
+def _non_violent_cause(sent: Sentence, hit: Hit) -> bool:
+    """'died of malnutrition', 'were killed when a bus ... collided with a truck', 'hunger deaths':
+    a cause that is no violence right before the word, or closely after it with no act of
+    violence in between."""
+    if hit_before(sent, tok(sent, hit), "cas.non_violent", 2) is not None:
+        return True  # "hunger deaths", "flood victims died"
+    end = tok_end(sent, hit)
+    cause = hit_after(sent, end, "cas.non_violent", 12)
+    if cause is None:
+        return False
+    k = tok(sent, cause)
+    return not any(end <= tok(sent, v) < k for v in sent.groups("cas.violence"))
 
 
 def _no_figure_of_its_own(sent: Sentence, hit: Hit) -> bool:
@@ -130,7 +161,7 @@ class CasualtyAnalyser:
 
     # -- filters -----------------------------------------------------------------------------
     def _sentence_usable(self, doc: Doc, sent: Sentence, title_has_casualty: bool) -> bool:
-        if sent.has("cas.background") or old_year(sent, doc.year):
+        if sent.has("cas.background") or old_year(sent, doc.year) or old_date(sent, doc.published):
             return False
         if sent.has("cas.non_violent") and not sent.has("cas.violence"):
             return False
@@ -161,6 +192,8 @@ class CasualtyAnalyser:
         if word in _ACTIVE_KILLING and self._metaphor_subjects.intersection(toks[max(0, i - 4) : i]):
             return False  # "prices are killing small traders"
         if hit_before(sent, i, "shared.hypotheticals", 5) is not None:
+            return False
+        if sent.has("cas.non_violent") and _non_violent_cause(sent, hit):
             return False
         if _truce_background(sent, i):
             return False
@@ -216,7 +249,7 @@ class CasualtyAnalyser:
         for k in range(lo, v):
             if reader.may_open(toks[k]):
                 q = self._reader.read(toks, k)
-                if q is not None:
+                if q is not None and not _is_date(toks, q):
                     return q
         for k in range(lo, v):
             if toks[k] in self._persons:

@@ -18,7 +18,7 @@ from schemas.common import Label
 from schemas.raw_items import RawItemV1
 from schemas.tagged_events import Crossing, Evidence, Figures, Place, TaggedEventV1
 from services.classifier.crossings import CrossingAnalyser
-from services.classifier.document import Doc
+from services.classifier.document import Doc, register_months
 from services.classifier.figures import CasualtyAnalyser
 from services.classifier.gazetteer import DEMONYM, PLACE, Mention, PlaceIndex
 from services.classifier.matcher import PhraseMatcher, normalise
@@ -84,6 +84,7 @@ class Tagger:
             for variant in [actor.name, *actor.variants]:
                 self._matcher.add(variant, ACTOR, i)
         CrossingAnalyser.register(self._matcher)
+        register_months(self._matcher)
         self._matcher.build()
         fig = taxonomy.figures
         reader = NumberReader(fig.approximations, fig.vague, fig.extra_number_words, fig.max_figure)
@@ -102,7 +103,7 @@ class Tagger:
             low = normalise(text)
             lows.append(low)
             sentences.extend(make_sentences(fld, text, low, self._matcher))  # type: ignore[arg-type]
-        return Doc(sentences, item.published_at.year, lows)
+        return Doc(sentences, item.published_at.year, lows, item.published_at.date())
 
     def _figures(self, killed: int | None, injured: int | None, civilians_killed: int | None) -> Figures:
         if self._assembler is None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from schemas.common import Label
-from tests.unit.classifier.conftest import TagFn
+from schemas.tagged_events import TaggedEventV1
+from services.classifier.tagger import Tagger
+from tests.unit.classifier.conftest import TagFn, make_item
 
 V, C, K = Label.CEASEFIRE_VIOLATION, Label.CLOSURE, Label.CASUALTIES
 
@@ -147,6 +151,24 @@ LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
         "Officials began checking visas on Monday; trucks continued to cross in both directions.",
         set(),
     ),
+    # a non-violent cause right after or before the death word
+    ("died of hunger", "Gaza hunger toll", "Six more people died of malnutrition, the ministry said.", set()),
+    (
+        "bus collision",
+        "Returnees' bus crash",
+        "At least 30 people were killed when a bus carrying returnees collided with a fuel tanker.",
+        set(),
+    ),
+    ("hunger deaths", "Sudan", "Aid groups counted 40 hunger deaths in the camp this week.", set()),
+    # a market metaphor with a determiner-like word before its object
+    (
+        "panic killed interest",
+        "Stocks slide",
+        "'Fear killed whatever buying interest was left,' a dealer said.",
+        set(),
+    ),
+    # Roman Urdu: a lock on the gate
+    ("roman urdu taala", "Ghulam Khan pe taala, trucks phanse", "", {C}),
     # closure wordings
     ("gate locked", "Travellers turned away as the Kharlachi gate is locked", "", {C}),
     ("roman urdu band", "Chaman border band, musafir pareshan", "", {C}),
@@ -399,3 +421,20 @@ REGION_CASES: list[tuple[str, str, str, str]] = [
 )
 def test_region_families(tag: TagFn, name: str, title: str, body: str, expected: str) -> None:
     assert tag(title, body).region.value == expected, name
+
+
+def test_a_dated_event_well_before_publication_is_background(tagger: Tagger) -> None:
+    """'When ... on 11 October, 23 soldiers died', published a month later: an earlier toll."""
+
+    def tag_on(title: str, body: str, day: str) -> TaggedEventV1:
+        published = datetime.fromisoformat(day).replace(hour=9, tzinfo=UTC)
+        item = make_item(title, body).model_copy(update={"published_at": published, "ingested_at": published})
+        return tagger.tag(item, published)
+
+    body = "When fighters overran border posts on 11 October, 23 soldiers died, the army said."
+    assert Label.CASUALTIES not in tag_on("Analysis: a month on", body, "2025-11-14").labels
+    fresh = tag_on("Border posts overrun", body, "2025-10-12")
+    assert Label.CASUALTIES in fresh.labels and fresh.figures.killed == 23
+    # the day a truce began is no date of the deaths
+    since = "Strikes killed 12 people, the worst day since the truce took effect on 10 October."
+    assert tag_on("Strikes", since, "2025-11-02").figures.killed == 12
