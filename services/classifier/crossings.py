@@ -95,6 +95,7 @@ _ROUTE_WORDS: Final = (
 _DEFAULT_AFPAK: Final = ("Torkham", "Chaman")
 _STATE_GROUPS: Final = ("clo.opened", "clo.closed", "clo.closed_weak", "clo.restricted", "clo.stays_open")
 _TRAFFIC_WORDS: Final = frozenset({"trade", "transit", "flights"})
+_ENDING: Final = frozenset({"ending", "ended", "ends", "lifting", "lifted"})
 _OPENISH: Final = frozenset({OPEN, RESTRICTED, RUNNING})
 # "the blockade would continue until workers were again allowed to cross": a condition.
 _UNTIL: Final = frozenset({"until", "unless", "till"})
@@ -161,12 +162,17 @@ class CrossingAnalyser:
             for h in hits:
                 if inside(h, hits):
                     continue
-                if before_hit(sent, h, "shared.hypotheticals", 5) or before_hit(
-                    sent, h, "shared.negations", 2
+                # "would be suspended until further notice" is a suspension, not a condition.
+                lasting = sent.low[h.start : h.end] == "until further notice"
+                if not lasting and (
+                    before_hit(sent, h, "shared.hypotheticals", 5)
+                    or before_hit(sent, h, "shared.negations", 2)
                 ):
                     continue
                 if sent.has("truce.terms") and hit_after(sent, tok_end(sent, h), "truce.terms", 3):
                     continue  # "suspended the peace declaration": an accord, not a route
+                if opened and _ENDING.intersection(sent.words[max(0, tok(sent, h) - 2) : tok(sent, h)]):
+                    continue  # "resumed ..., ending a closure that began on 21 February"
                 # "reopened ... nine days after fire between the guards shut it": the cause, not
                 # today's state (the prior clause may have a long subject; no "but" in between).
                 if opened and (

@@ -98,6 +98,7 @@ class CasualtyResult:
 
 
 _ACTIVE_KILLING: Final = frozenset({"kill", "kills", "killing"})
+_EXECUTE: Final = frozenset({"executed", "execute", "executes", "executing"})
 _POSSESSIVES: Final = frozenset({"their", "his", "her", "a", "an", "one"})
 _BREAKDOWN: Final = frozenset({"including", "among", "of"})  # ", including ...", ", among them", ", of whom"
 
@@ -187,8 +188,8 @@ class CasualtyAnalyser:
         if word == "bodies of":  # "the bodies of two herders"; not "the governing bodies of"
             j = tok_end(sent, hit)
             return j < len(toks) and self._reader.read(toks, j) is not None
-        if word_is_killing(word) and self._metaphor_object(toks, tok_end(sent, hit)):
-            return False
+        if (word_is_killing(word) or word in _EXECUTE) and self._metaphor_object(toks, tok_end(sent, hit)):
+            return False  # "killing our business", "executed our plans"
         if word in _ACTIVE_KILLING and self._metaphor_subjects.intersection(toks[max(0, i - 4) : i]):
             return False  # "prices are killing small traders"
         if hit_before(sent, i, "shared.hypotheticals", 5) is not None:

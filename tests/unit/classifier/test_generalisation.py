@@ -167,6 +167,26 @@ LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
         "'Fear killed whatever buying interest was left,' a dealer said.",
         set(),
     ),
+    # more objects and subjects of metaphors
+    (
+        "executed our plans",
+        "Afghanistan beat Pakistan",
+        "'We executed our plans well,' the captain said.",
+        set(),
+    ),
+    (
+        "duty is killing",
+        "Cement exporters",
+        "'This new duty is killing small dealers,' an exporter said.",
+        set(),
+    ),
+    # "weeks into a ceasefire": the truce is in force
+    (
+        "weeks into a truce",
+        "Strike on village",
+        "A drone strike hit a village on Monday, six weeks into a ceasefire brokered by Qatar.",
+        {V},
+    ),
     # Roman Urdu: a lock on the gate
     ("roman urdu taala", "Ghulam Khan pe taala, trucks phanse", "", {C}),
     # closure wordings
@@ -377,6 +397,24 @@ CROSSING_CASES: list[tuple[str, str, str, dict[str, str]]] = [
         "Airspace ban extended",
         "Pakistan issued a notice barring Indian airlines from Pakistani airspace for another month.",
         {"Pakistani airspace": "closed"},
+    ),
+    (
+        "roman urdu opened but",
+        "Angoor Adda khul gaya magar paidal musafiron ke liye ab bhi band",
+        "",
+        {"Angoor Adda": "partially_open"},
+    ),
+    (
+        "suspended until further notice",
+        "Aid halted",
+        "An official said deliveries through Kerem Shalom would be suspended until further notice.",
+        {"Kerem Shalom": "closed"},
+    ),
+    (
+        "a reopening ending a closure",
+        "Trade resumes",
+        "Trade through Kharlachi resumed on Monday, ending a closure that began on 3 March.",
+        {"Kharlachi": "reopened"},
     ),
     (
         "unnamed crossings, places on both sides",
