@@ -171,16 +171,8 @@ class CrossingAnalyser:
                     continue
                 if sent.has("truce.terms") and hit_after(sent, tok_end(sent, h), "truce.terms", 3):
                     continue  # "suspended the peace declaration": an accord, not a route
-                if opened and _ENDING.intersection(sent.words[max(0, tok(sent, h) - 2) : tok(sent, h)]):
-                    continue  # "resumed ..., ending a closure that began on 21 February"
-                # "reopened ... nine days after fire between the guards shut it": the cause, not
-                # today's state (the prior clause may have a long subject; no "but" in between).
-                if opened and (
-                    before_hit(sent, h, "clo.prior", 6, clause=False)
-                    or before_hit(sent, h, "clo.prior", _PRIOR_CLAUSE_WORDS)
-                    or "had" in sent.words[max(0, tok(sent, h) - 4) : tok(sent, h)]
-                ):
-                    continue  # "restored after a sit-in that had kept the highway closed"
+                if opened and self._cause_of_reopening(sent, h):
+                    continue
                 bucket.append(h)
         restricted = False
         for h in _in_span(sent.groups("clo.restricted"), span):
@@ -203,6 +195,21 @@ class CrossingAnalyser:
         if restricted:
             return RESTRICTED
         return RUNNING if running else None
+
+    @staticmethod
+    def _cause_of_reopening(sent: Sentence, h: Hit) -> bool:
+        """In a sentence that reports a reopening, a closing word that tells the closure it ended:
+        "resumed, ending a closure that began ...", "restored after a sit-in that had kept the road
+        closed", "reopened nine days after fire between the guards shut it" (the 'after' clause
+        may have a long subject; no "but" in between)."""
+        at = tok(sent, h)
+        before = sent.words[max(0, at - 4) : at]
+        return (
+            bool(_ENDING.intersection(before[-2:]))
+            or "had" in before
+            or before_hit(sent, h, "clo.prior", 6, clause=False) is not None
+            or before_hit(sent, h, "clo.prior", _PRIOR_CLAUSE_WORDS) is not None
+        )
 
     # -- route mentions -------------------------------------------------------------------------
     def _generic(self, sent: Sentence) -> list[str]:
