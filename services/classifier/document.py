@@ -24,7 +24,6 @@ _MONTHS: Final = {
 }  # fmt: skip
 MONTH_WORDS: Final = frozenset(_MONTHS)
 _DAY: Final = re.compile(r"\b([0-3]?[0-9])(?:st|nd|rd|th)?\b")
-_DIGIT: Final = re.compile(r"[0-9]")
 # Month names are matched with the cues, under a group of their own: a sentence without any
 # names no date.
 MONTHS_GROUP: Final = "doc.months"
@@ -119,7 +118,7 @@ def old_date(sent: Sentence, published: date | None) -> bool:
     """The sentence dates what it tells ("on 11 October", "October 11") well before the item's
     publication day: an earlier event retold, not news."""
     low = sent.low
-    if published is None or not sent.has(MONTHS_GROUP) or _DIGIT.search(low) is None:
+    if published is None or not sent.has(MONTHS_GROUP):
         return False
     for m in _DAY.finditer(low):  # a day number, then the month next to it
         following = low[m.end() + 1 : m.end() + 11].split(" ", 1)[0].rstrip(".,;:")

@@ -99,7 +99,7 @@ class CasualtyResult:
 
 _ACTIVE_KILLING: Final = frozenset({"kill", "kills", "killing"})
 _EXECUTE: Final = frozenset({"executed", "execute", "executes", "executing"})
-_POSSESSIVES: Final = frozenset({"their", "his", "her", "a", "an", "one"})
+_BEFORE_OBJECT: Final = frozenset({"their", "his", "her", "a", "an", "one"})  # "injuring their mother"
 _BREAKDOWN: Final = frozenset({"including", "among", "of"})  # ", including ...", ", among them", ", of whom"
 
 
@@ -178,13 +178,13 @@ class CasualtyAnalyser:
     def _hit_usable(self, sent: Sentence, hit: Hit, title_has_casualty: bool) -> bool:
         i = tok(sent, hit)
         toks = sent.words
-        if sent.low[hit.start : hit.end] == "dead" and i + 1 < len(toks):
+        word = sent.low[hit.start : hit.end]
+        if word == "dead" and i + 1 < len(toks):
             nxt = toks[i + 1]
             if nxt.isalpha() and nxt not in _AFTER_PREDICATE:
                 return False  # attributive: "the bodies of dead hostages"
         if hit_before(sent, i, "shared.negations", 6) is not None or _denied(sent, i):
             return False
-        word = sent.low[hit.start : hit.end]
         if word == "bodies of":  # "the bodies of two herders"; not "the governing bodies of"
             j = tok_end(sent, hit)
             return j < len(toks) and self._reader.read(toks, j) is not None
@@ -308,7 +308,7 @@ class CasualtyAnalyser:
             if q is not None:
                 return q
             # "..., and injuring their mother": the verb's own object, not a figure before it.
-            k = ve + 1 if ve < len(toks) and toks[ve] in _POSSESSIVES else ve
+            k = ve + 1 if ve < len(toks) and toks[ve] in _BEFORE_OBJECT else ve
             if k < len(toks) and toks[k] in self._persons:
                 return self._coordinated(toks, k, len(toks))
         q = self._backward(toks, self._window_start(sent, v, casualty_tokens), v)
