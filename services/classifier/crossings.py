@@ -22,6 +22,11 @@ CLOSED, WEAK, OPEN, PARTIAL, RESTRICTED = "closed", "weak", "open", "partial", "
 RUNNING = "running"  # open as usual: cancels what queues and delays alone would say
 _PRIOR_CLAUSE_WORDS: Final = 14  # 'after' opening a clause that tells what shut a reopened route
 _AIRPORT: Final = re.compile(r"((?:[A-Z][\w'-]+ ){1,3})(?:[Ii]nternational )?[Aa]irport\b")
+# "at Lahore and Sialkot airports", "the Peshawar, Quetta and Karachi airports": one airport each.
+_AIRPORTS: Final = re.compile(
+    r"\b((?:[A-Z][\w'-]+, )*[A-Z][\w'-]+,? and [A-Z][\w'-]+) (?:[Ii]nternational )?[Aa]irports\b"
+)
+_AIRPORT_LIST_SPLIT: Final = re.compile(r",? and |, ")
 _HYPHEN_ROUTE: Final = re.compile(r"\b([A-Z][\w']+)-([A-Z][\w']+) (highway|road|motorway|corridor)\b")
 _HAS_ROAD: Final = re.compile(r"highway|road|motorway|corridor")
 _NAMED_CORRIDOR: Final = re.compile(r"\b([A-Z][\w']+) corridor\b")
@@ -81,6 +86,7 @@ _FUTURE: Final = frozenset(
 ROUTE_WORDS_GROUP: Final = "clo.route_words"
 _ROUTE_WORDS: Final = (
     "airport",
+    "airports",
     "highway",
     "road",
     "motorway",
@@ -95,11 +101,30 @@ _ROUTE_WORDS: Final = (
 _DEFAULT_AFPAK: Final = ("Torkham", "Chaman")
 _STATE_GROUPS: Final = ("clo.opened", "clo.closed", "clo.closed_weak", "clo.restricted", "clo.stays_open")
 _TRAFFIC_WORDS: Final = frozenset({"trade", "transit", "flights"})
+# "close to" is near ("a village close to the border", "close to the daily average") unless traffic
+# follows ("Torkham to close to trucks").
+_CLOSED_TO: Final = frozenset(
+    {
+        "traffic",
+        "trade",
+        "trucks",
+        "vehicles",
+        "cargo",
+        "pedestrians",
+        "travellers",
+        "travelers",
+        "all",
+        "flights",
+    }
+)
 _ENDING: Final = frozenset({"ending", "ended", "ends", "lifting", "lifted"})
 _OPENISH: Final = frozenset({OPEN, RESTRICTED, RUNNING})
 # "the blockade would continue until workers were again allowed to cross": a condition.
 _UNTIL: Final = frozenset({"until", "unless", "till"})
 _CONDITIONS: Final = frozenset({"after", "when", "if", "once", "until", "because"})
+# "only" before a verb in the past restricts the act, not the traffic ("troops had only returned
+# fire"); traffic let through only in part says so with these.
+_RESTRICTING_VERBS: Final = frozenset({"allowed", "permitted", "cleared", "processed"})
 # Contrasting clauses can give routes in one sentence different states ("A stays shut, while B
 # opens only for refugees").
 _CLAUSE_SPLIT: Final = re.compile(r";|,? (?:while|whereas|but) |, and ")
@@ -169,6 +194,8 @@ class CrossingAnalyser:
                     or before_hit(sent, h, "shared.negations", 2)
                 ):
                     continue
+                if self._near(sent, h):
+                    continue
                 if sent.has("truce.terms") and hit_after(sent, tok_end(sent, h), "truce.terms", 3):
                     continue  # "suspended the peace declaration": an accord, not a route
                 if opened and self._cause_of_reopening(sent, h):
@@ -177,9 +204,13 @@ class CrossingAnalyser:
         restricted = False
         for h in _in_span(sent.groups("clo.restricted"), span):
             # "would reopen only after ...": a condition, not traffic that still moves.
-            nxt = sent.low[h.end : h.end + 8].split(maxsplit=1)
-            if not (nxt and nxt[0] in _CONDITIONS):
-                restricted = True
+            nxt = sent.low[h.end : h.end + 16].split(maxsplit=1)
+            if nxt and nxt[0] in _CONDITIONS:
+                continue
+            before_verb = nxt and nxt[0].endswith("ed") and nxt[0] not in _RESTRICTING_VERBS
+            if before_verb and sent.low[h.start : h.end] == "only":
+                continue  # before a verb: "had only responded to fire"
+            restricted = True
         if opened and (closed or restricted):
             return PARTIAL
         if opened:
@@ -195,6 +226,14 @@ class CrossingAnalyser:
         if restricted:
             return RESTRICTED
         return RUNNING if running else None
+
+    @staticmethod
+    def _near(sent: Sentence, h: Hit) -> bool:
+        """ "close to" meaning near: the closing word "close" followed by "to" and no traffic."""
+        low = sent.low
+        if low[h.start : h.end] != "close" or not low.startswith(" to ", h.end):
+            return False
+        return sent.word_after(h.end + 4) not in _CLOSED_TO
 
     @staticmethod
     def _cause_of_reopening(sent: Sentence, h: Hit) -> bool:
@@ -244,6 +283,12 @@ class CrossingAnalyser:
             if words:
                 region = self._region_in(found.start(), found.end(), mentions)
                 out.append((f"{words} airport", "airport", region))
+        for found in _AIRPORTS.finditer(sent.text) if "airports" in low else ():
+            for city in _AIRPORT_LIST_SPLIT.split(found.group(1)):
+                if city in ("The", "A", "Flights", "Its", "Both", "All"):
+                    continue
+                at = found.start() + found.group(1).find(city)
+                out.append((f"{city} airport", "airport", self._region_in(at, at + len(city), mentions)))
         roads = "corridor" in low or ("-" in low and _HAS_ROAD.search(low) is not None)
         for regex, fmt in _ROAD_NAMES if roads else ():
             for found in regex.finditer(sent.text):
@@ -263,6 +308,8 @@ class CrossingAnalyser:
             else:
                 prev_end = prev_start + len(prev)
                 owner = next((c for c in countries if c.hit.end == prev_end), None)
+                if owner is None and t == "airspace":
+                    owner = self._subject_country(countries, prev_start)
             if owner is not None:
                 adj = owner.entry.adjectives[0] if owner.entry.adjectives else owner.entry.name
                 out.append((f"{adj} {t}", t, region_of(owner.entry)))
@@ -315,6 +362,16 @@ class CrossingAnalyser:
             if not low.endswith("cross-", 0, h.start)  # "cross-border movement"
         )
         return all(word in _TRAFFIC_WORDS for word in words)
+
+    @staticmethod
+    def _subject_country(countries: list[Mention], before: int) -> Mention | None:
+        """The country a sentence opens with ("Pakistan extends airspace closure ..."), when no
+        other country is named before ``before``: the airspace it speaks of is its own."""
+        if not countries or countries[0].hit.start != 0:
+            return None
+        if any(c.hit.start < before for c in countries[1:]):
+            return None
+        return countries[0]
 
     @staticmethod
     def _region_in(start: int, end: int, mentions: list[Mention]) -> Region:

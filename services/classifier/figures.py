@@ -8,6 +8,7 @@ then the first figure in the body; vague amounts ("dozens") give no figure.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Final, Literal
 
 from services.classifier.document import (
@@ -63,6 +64,10 @@ _AFTER_PREDICATE: Final = frozenset(
     ]
 )
 _RELATIVES: Final = frozenset({"which", "that", "who", "whom"})
+_POSSESSIVE_DAYS: Final = {
+    f"{day}'s": n
+    for n, day in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))
+}
 _DETERMINERS: Final = frozenset(
     {"the", "our", "their", "its", "his", "her", "my", "your", "off", "any", "all", "whatever", "what"}
 )
@@ -101,6 +106,14 @@ _ACTIVE_KILLING: Final = frozenset({"kill", "kills", "killing"})
 _EXECUTE: Final = frozenset({"executed", "execute", "executes", "executing"})
 _BEFORE_OBJECT: Final = frozenset({"their", "his", "her", "a", "an", "one"})  # "injuring their mother"
 _BREAKDOWN: Final = frozenset({"including", "among", "of"})  # ", including ...", ", among them", ", of whom"
+# What follows a persons apposition: "Three civilians, a woman and her two daughters, perished".
+_DEATH_VERBS: Final = frozenset(
+    {"died", "perished", "killed", "martyred", "wounded", "injured", "had", "have"}
+)
+# "four people — three soldiers and a civilian — were killed" (dashes are read as "-").
+_APPOSITION_OPENERS: Final = frozenset({"-", "("})
+# "succumbed to his wounds", "died of their injuries": the wound is how they died, no injured figure.
+_DEATH_FROM_WOUNDS: Final = frozenset({"succumbed", "succumbing", "succumbs", "died", "dying", "dies"})
 
 
 def _is_date(toks: list[str], q: Quantity) -> bool:
@@ -185,6 +198,8 @@ class CasualtyAnalyser:
                 return False  # attributive: "the bodies of dead hostages"
         if hit_before(sent, i, "shared.negations", 6) is not None or _denied(sent, i):
             return False
+        if hit.group == "cas.injured" and _DEATH_FROM_WOUNDS.intersection(toks[max(0, i - 4) : i]):
+            return False  # "two more succumbed to their wounds"
         if word == "bodies of":  # "the bodies of two herders"; not "the governing bodies of"
             j = tok_end(sent, hit)
             return j < len(toks) and self._reader.read(toks, j) is not None
@@ -214,17 +229,35 @@ class CasualtyAnalyser:
                 return False
         return False
 
-    @staticmethod
-    def _has_breakdown(toks: list[str], q: Quantity) -> bool:
-        """'10 civilians, including nine children', '12 people, among them', '..., of whom': the
-        figure is its group's total (like 'among eight killed'), whatever figures follow."""
+    def _has_breakdown(self, toks: list[str], q: Quantity) -> bool:
+        """'10 civilians, including nine children', '12 people, among them', '..., of whom', 'four
+        people — three soldiers and a civilian —': the figure is its group's total (like 'among
+        eight killed'), whatever figures follow."""
         j = q.end + (1 if q.end < len(toks) and toks[q.end].isalpha() else 0)  # the counted noun
+        if j + 1 < len(toks) and toks[j] in _APPOSITION_OPENERS:
+            return self._reader.read(toks, j + 1) is not None
         if j + 1 >= len(toks) or toks[j] != ",":
             return False
         if toks[j + 1] in _BREAKDOWN:
             return True
         # "Eight civilians, three of them cricketers, were killed"
-        return toks[j + 2 : j + 4] in (["of", "them"], ["of", "whom"])
+        if toks[j + 2 : j + 4] in (["of", "them"], ["of", "whom"]):
+            return True
+        return self._persons_apposition(toks, j)
+
+    def _persons_apposition(self, toks: list[str], comma: int) -> bool:
+        """'Three civilians, a woman and her two daughters, perished': persons between two commas,
+        then the verb (or its auxiliary)."""
+        for c in range(comma + 2, min(len(toks) - 1, comma + 10)):
+            if toks[c] in _BOUNDARY:
+                return False
+            if toks[c] != ",":
+                continue
+            nxt = toks[c + 1]
+            if not (nxt in _BE or nxt in _DEATH_VERBS):
+                return False
+            return any(t in self._persons for t in toks[comma + 1 : c])
+        return False
 
     def _is_total(self, toks: list[str], q: Quantity) -> bool:
         """'eight people lost their lives in all': a figure followed closely by a totals phrase."""
@@ -368,6 +401,9 @@ class CasualtyAnalyser:
             for hit in hits:
                 if not self._hit_usable(sent, hit, title_has):
                     continue
+                published = doc.published
+                if published is not None and _earlier_day_event(sent.words, tok(sent, hit), published):
+                    continue
                 if not result.positive:
                     result.positive, result.evidence = True, sent
                 if separate:
@@ -407,6 +443,18 @@ class CasualtyAnalyser:
         if result.injured is None and zero_injured:
             result.injured = 0
         return result
+
+
+def _earlier_day_event(toks: list[str], index: int, published: date) -> bool:
+    """ "the attackers were involved in Tuesday's ambush that killed 11": a relative clause about an
+    event named by an earlier weekday than the item's ("Tuesday's" in a Friday report)."""
+    if index < 3 or toks[index - 1] not in _RELATIVES:
+        return False
+    for k in range(max(0, index - 5), index - 1):
+        day = _POSSESSIVE_DAYS.get(toks[k])
+        if day is not None:
+            return day != published.weekday()
+    return False
 
 
 def word_is_killing(word: str) -> bool:

@@ -209,6 +209,43 @@ def test_label_families(tag: TagFn, name: str, title: str, body: str, expected: 
 
 FIGURE_CASES: list[tuple[str, str, str, int | None, int | None]] = [
     (
+        "perished",
+        "Rocket hits bus station in Khost",
+        "Five passengers perished when a rocket struck the bus station in Khost city on Monday.",
+        5,
+        None,
+    ),
+    (
+        "succumbed to wounds is no injury; still being treated is",
+        "Toll from Parachinar convoy attack rises",
+        "Three more passengers succumbed to their wounds overnight, officials said. Nine others are still "
+        "being treated in Peshawar.",
+        3,
+        9,
+    ),
+    (
+        "dash apposition after a total",
+        "Blast in Mohmand: two policemen, a boy killed",
+        "Three people \u2014 two policemen and a boy \u2014 were killed when a bomb went off in Mohmand.",
+        3,
+        None,
+    ),
+    (
+        "comma apposition of persons after a total",
+        "Shelling in Kunar: father and two sons die",
+        "Three villagers, a farmer and his two sons, died when a shell hit their house in Kunar.",
+        3,
+        None,
+    ),
+    (
+        "earlier weekday's attack in a relative clause",
+        "Troops kill 14 militants in Khyber raid",
+        "Security forces killed 14 militants on Friday who planned Tuesday's ambush that killed six "
+        "soldiers, including a captain.",
+        14,
+        None,
+    ),
+    (
         "total after a list",
         "Strike on wedding party kills nine in Paktika",
         "Two brothers from Sharana died in the strike, relatives said; nine people lost their lives in all "
@@ -421,6 +458,43 @@ CROSSING_CASES: list[tuple[str, str, str, dict[str, str]]] = [
         "Transit cargo piles up at Karachi port",
         "Containers bound for Kandahar are stuck because all land crossings into Afghanistan remain closed.",
         {"Torkham": "closed", "Chaman": "closed"},
+    ),
+    (
+        "only before a verb is no restriction",
+        "Guards trade fire at Ghulam Khan",
+        "An army spokesman said troops at Ghulam Khan had only returned fire after a post was attacked.",
+        {},
+    ),
+    (
+        "only some traffic allowed",
+        "Ghulam Khan partly open",
+        "At Ghulam Khan only empty trucks were allowed through on Monday.",
+        {"Ghulam Khan": "partially_open"},
+    ),
+    (
+        "close to: near",
+        "Mortar shell lands close to Torkham",
+        "A shell landed in a field close to the Torkham crossing on Tuesday; no one was hurt.",
+        {},
+    ),
+    (
+        "a few turned back while traffic runs",
+        "New permit rule at Chaman",
+        "Some 40 drivers without permits were turned back at Chaman on Monday, while about 900 trucks "
+        "crossed in both directions.",
+        {},
+    ),
+    (
+        "airports named together",
+        "Flights grounded",
+        "The aviation authority halted all flights at Multan, Faisalabad and Sukkur airports on Friday.",
+        {"Multan airport": "closed", "Faisalabad airport": "closed", "Sukkur airport": "closed"},
+    ),
+    (
+        "airspace of the country the headline opens with",
+        "Afghanistan shuts airspace to Pakistani carriers for a month",
+        "",
+        {"Afghan airspace": "closed"},
     ),
 ]
 
