@@ -24,8 +24,11 @@ _PRIOR_CLAUSE_WORDS: Final = 14  # 'after' opening a clause that tells what shut
 _AIRPORT: Final = re.compile(r"((?:[A-Z][\w'-]+ ){1,3})(?:[Ii]nternational )?[Aa]irport\b")
 # "at Lahore and Sialkot airports", "the Peshawar, Quetta and Karachi airports": one airport each.
 _AIRPORTS: Final = re.compile(
-    r"\b((?:[A-Z][\w'-]+, )*[A-Z][\w'-]+,? and [A-Z][\w'-]+) (?:[Ii]nternational )?[Aa]irports\b"
+    r"\b((?:[A-Z][\w'-]+, )*[A-Z][\w'-]+(?:,? and |, )[A-Z][\w'-]+) (?:[Ii]nternational )?[Aa]irports\b"
+    r"|\b[Aa]irports of ((?:[A-Z][\w'-]+, )*[A-Z][\w'-]+,? and [A-Z][\w'-]+)"
 )
+# "at Karachi port", "Gwadar Port": a seaport named by its city.
+_PORT: Final = re.compile(r"\b([A-Z][\w'-]+) [Pp]ort\b")
 _AIRPORT_LIST_SPLIT: Final = re.compile(r",? and |, ")
 _HYPHEN_ROUTE: Final = re.compile(r"\b([A-Z][\w']+)-([A-Z][\w']+) (highway|road|motorway|corridor)\b")
 _HAS_ROAD: Final = re.compile(r"highway|road|motorway|corridor")
@@ -78,8 +81,24 @@ _NOT_A_ROUTE_AFTER: Final = frozenset(
     ]
 )
 _FUTURE: Final = frozenset(
-    {"to", "would", "will", "could", "may", "might", "not", "once", "until", "if", "before", "no"}
-)
+    {
+        "to",
+        "would",
+        "will",
+        "could",
+        "may",
+        "might",
+        "not",
+        "once",
+        "until",
+        "if",
+        "before",
+        "no",
+        "be",
+        "should",
+        "must",
+    }
+)  # "demanding that it be reopened", "should reopen": not (yet) open
 # Words every route name read from running text contains as a whole word (the airport, road
 # and pair expressions below, and "airspace" / "ports" after their owner). They are matched with
 # the cues, under a group of their own: a sentence without any of them names no such route.
@@ -87,6 +106,7 @@ ROUTE_WORDS_GROUP: Final = "clo.route_words"
 _ROUTE_WORDS: Final = (
     "airport",
     "airports",
+    "port",
     "highway",
     "road",
     "motorway",
@@ -100,7 +120,7 @@ _ROUTE_WORDS: Final = (
 )
 _DEFAULT_AFPAK: Final = ("Torkham", "Chaman")
 _STATE_GROUPS: Final = ("clo.opened", "clo.closed", "clo.closed_weak", "clo.restricted", "clo.stays_open")
-_TRAFFIC_WORDS: Final = frozenset({"trade", "transit", "flights"})
+_TRAFFIC_WORDS: Final = frozenset({"trade", "transit", "flights", "cargo", "traffic"})
 # "close to" is near ("a village close to the border", "close to the daily average") unless traffic
 # follows ("Torkham to close to trucks").
 _CLOSED_TO: Final = frozenset(
@@ -114,6 +134,33 @@ _CLOSED_TO: Final = frozenset(
         "travellers",
         "travelers",
         "all",
+        "flights",
+    }
+)
+_TRAFFIC_NOUNS: Final = frozenset(
+    {
+        "trucks",
+        "lorries",
+        "vehicles",
+        "pedestrians",
+        "travellers",
+        "travelers",
+        "passengers",
+        "cargo",
+        "trade",
+        "traffic",
+        "refugees",
+        "goods",
+        "containers",
+        "deportees",
+        "returnees",
+        "patients",
+        "students",
+        "pilgrims",
+        "buses",
+        "cars",
+        "convoys",
+        "aid",
         "flights",
     }
 )
@@ -207,9 +254,11 @@ class CrossingAnalyser:
             nxt = sent.low[h.end : h.end + 16].split(maxsplit=1)
             if nxt and nxt[0] in _CONDITIONS:
                 continue
-            before_verb = nxt and nxt[0].endswith("ed") and nxt[0] not in _RESTRICTING_VERBS
+            before_verb = nxt and (
+                nxt[0] == "just" or (nxt[0].endswith("ed") and nxt[0] not in _RESTRICTING_VERBS)
+            )
             if before_verb and sent.low[h.start : h.end] == "only":
-                continue  # before a verb: "had only responded to fire"
+                continue  # before a verb: "had only responded to fire", "had only just begun"
             restricted = True
         if opened and (closed or restricted):
             return PARTIAL
@@ -284,11 +333,24 @@ class CrossingAnalyser:
                 region = self._region_in(found.start(), found.end(), mentions)
                 out.append((f"{words} airport", "airport", region))
         for found in _AIRPORTS.finditer(sent.text) if "airports" in low else ():
-            for city in _AIRPORT_LIST_SPLIT.split(found.group(1)):
+            group = 1 if found.group(1) is not None else 2
+            listed = found.group(group)
+            for city in _AIRPORT_LIST_SPLIT.split(listed):
                 if city in ("The", "A", "Flights", "Its", "Both", "All"):
                     continue
-                at = found.start() + found.group(1).find(city)
+                at = found.start(group) + listed.find(city)
                 out.append((f"{city} airport", "airport", self._region_in(at, at + len(city), mentions)))
+        # "trucks parked at Karachi port because all the land crossings remain closed": the port is
+        # where the traffic waits, not what is shut.
+        ports = "port" in low and not sent.has("clo.all_crossings")
+        for found in _PORT.finditer(sent.text) if ports else ():
+            city = found.group(1)
+            if city in ("The", "A", "Its", "Sea", "Dry") or any(
+                c.hit.start <= found.start() < c.hit.end for c in countries
+            ):
+                continue  # "any Indian port" is a country's ports, told by "ports" below
+            region = self._region_in(found.start(), found.end(), mentions)
+            out.append((f"{city} port", "port", region))
         roads = "corridor" in low or ("-" in low and _HAS_ROAD.search(low) is not None)
         for regex, fmt in _ROAD_NAMES if roads else ():
             for found in regex.finditer(sent.text):
@@ -423,7 +485,19 @@ class CrossingAnalyser:
                     if pending:
                         route.states.extend(pending)
                         pending = []
-            elif generic or state in (RESTRICTED, PARTIAL, RUNNING):
+            elif generic or state in (PARTIAL, RUNNING) or (state == RESTRICTED and _names_traffic(sent)):
+                want = generic[0] if generic else "crossing"
+                target = next((r for r in reversed(last) if r.kind == want), None) or (
+                    last[-1] if last else None
+                )
+                reopened = (
+                    target is not None and bool(target.states) and all(s == OPEN for s, _ in target.states)
+                )
+                if state == CLOSED and reopened:
+                    if _had_closed(sent):
+                        continue  # "The crossing had been sealed on 21 February": the closure it ended
+                    if self._same_route_clause(sent, (0, len(sent.low))):
+                        state = PARTIAL  # "reopened to passengers ... Cargo traffic remains suspended"
                 if state in (CLOSED, PARTIAL) and generic:
                     generic_closure = True
                     evidence = evidence or sent
@@ -431,10 +505,6 @@ class CrossingAnalyser:
                 if afpak and not named_afpak and "crossing" in generic and self._afpak_context_doc(mentions):
                     afpak_state = afpak_state or state
                     continue
-                want = generic[0] if generic else "crossing"
-                target = next((r for r in reversed(last) if r.kind == want), None) or (
-                    last[-1] if last else None
-                )
                 if target is not None:
                     target.states.append((state, in_title))
                 else:
@@ -472,6 +542,19 @@ class CrossingAnalyser:
 def _in_span(hits: list[Hit], span: tuple[int, int] | None) -> list[Hit]:
     """The hits starting within ``span`` (sentence offsets), or all of them when it is None."""
     return hits if span is None else [h for h in hits if span[0] <= h.start < span[1]]
+
+
+def _names_traffic(sent: Sentence) -> bool:
+    """Whether the sentence names traffic ("only empty trucks can cross"), not just any restriction
+    ("it had hit terrorist infrastructure only")."""
+    return not _TRAFFIC_NOUNS.isdisjoint(sent.words)
+
+
+def _had_closed(sent: Sentence) -> bool:
+    """Every closing word of the sentence is in the past perfect ("had been sealed", "had shut")."""
+    hits = sent.groups("clo.closed")
+    words = sent.words
+    return bool(hits) and all("had" in words[max(0, tok(sent, h) - 3) : tok(sent, h)] for h in hits)
 
 
 def _combine(states: list[tuple[str, bool]], dominant: str | None) -> CrossingState | None:

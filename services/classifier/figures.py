@@ -171,6 +171,7 @@ class CasualtyAnalyser:
         self._metaphor_objects = frozenset(p.lower() for p in cues.metaphor_objects)
         self._metaphor_subjects = frozenset(p.lower() for p in cues.metaphor_subjects)
         self._totals = [tuple(p.lower().split()) for p in cues.totals]
+        self._play = frozenset(p.lower() for p in cues.sport_play)
         self._total_firsts = frozenset(p[0] for p in self._totals if p)
 
     # -- filters -----------------------------------------------------------------------------
@@ -181,12 +182,28 @@ class CasualtyAnalyser:
             return False
         if doc.has("cas.non_violent") and not sent.has("cas.violence") and not _doc_violent_title(doc):
             return False
+        if doc.has("cas.sport") and self._match_report(doc):
+            return False
         return not (
             sent.field == "body"
             and sent.has("cas.past_perfect")
             and not title_has_casualty
             and not _reported_speech(sent)
         )
+
+    def _match_report(self, doc: Doc) -> bool:
+        """Two different match-report words or more in the item, and no violence word in it that
+        does not also tell play (the cricketers killed in an air strike are no match report)."""
+        seen: set[str] = set()
+        for sent in doc.sentences:
+            for h in sent.groups("cas.sport"):
+                seen.add(sent.low[h.start : h.end])
+        return len(seen) > 1 and not any(self._violence_beyond_play(sent) for sent in doc.sentences)
+
+    def _violence_beyond_play(self, sent: Sentence) -> bool:
+        """A violence word that does not also tell play ('bomb', 'gunmen'; not 'attack', 'shot')."""
+        low = sent.low
+        return any(low[h.start : h.end] not in self._play for h in sent.groups("cas.violence"))
 
     def _hit_usable(self, sent: Sentence, hit: Hit, title_has_casualty: bool) -> bool:
         i = tok(sent, hit)
@@ -213,12 +230,14 @@ class CasualtyAnalyser:
             return False
         if _truce_background(sent, i):
             return False
-        return not (
-            sent.field == "body"
-            and not title_has_casualty
-            and not _outcome_participle(toks, i)
-            and hit_before(sent, i, "cas.prior_event", 10, clause=False) is not None
-        )
+        if sent.field != "body" or title_has_casualty or _outcome_participle(toks, i):
+            return True
+        if hit_before(sent, i, "cas.prior_event", 10, clause=False) is not None:
+            return False
+        # "steps taken after the 22 April attack at Pahalgam, in which 26 people were killed": the
+        # relative clause tells the earlier event's toll.
+        rel = next((k for k in range(i - 1, max(-1, i - 6), -1) if toks[k] in _RELATIVES), None)
+        return rel is None or hit_before(sent, rel, "cas.prior_event", 10, clause=False) is None
 
     def _metaphor_object(self, toks: list[str], j: int) -> bool:
         """'killing (our / the) business': the object is not a person."""

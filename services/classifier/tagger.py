@@ -34,7 +34,14 @@ _CUE_PREFIX: Final = {"shared": "shared", "truce": "truce", "casualties": "cas",
 # Word lists the analysers look up in token windows themselves: as phrase hits they would only
 # cost time.
 _NOT_MATCHED: Final = frozenset(
-    {"cas.civilians", "cas.person_nouns", "cas.metaphor_objects", "cas.metaphor_subjects", "cas.totals"}
+    {
+        "cas.civilians",
+        "cas.person_nouns",
+        "cas.metaphor_objects",
+        "cas.metaphor_subjects",
+        "cas.totals",
+        "cas.sport_play",
+    }
 )
 ACTOR: Final = "actor"
 _PLACE_GROUPS: Final = (PLACE, DEMONYM)

@@ -99,6 +99,14 @@ class CasualtyCues(_Cues):
         description="'prices are killing traders': 'kill(s)/killing' shortly after one of these words.",
     )
     totals: PhraseList = Field(default_factory=list, description="'in all', 'in total' after a figure.")
+    sport: PhraseList = Field(
+        default_factory=list,
+        description="Words of a match report; with two of them an item is about sport.",
+    )
+    sport_play: PhraseList = Field(
+        default_factory=list,
+        description="Violence words that also tell play ('attack', 'shot'): no violence in a match report.",
+    )
     zero_killed: PhraseList = Field(min_length=1)
     zero_injured: PhraseList = Field(min_length=1)
     civilians: PhraseList = Field(min_length=1)

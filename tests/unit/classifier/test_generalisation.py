@@ -14,6 +14,35 @@ from tests.unit.classifier.conftest import TagFn, make_item
 V, C, K = Label.CEASEFIRE_VIOLATION, Label.CLOSURE, Label.CASUALTIES
 
 LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
+    # match reports: play told in violent words
+    (
+        "cricket report",
+        "Spinner's hat-trick sinks Bangladesh in Asia Cup",
+        "Bangladesh were bowled out for 88 in the Asia Cup semi-final; their top order was massacred "
+        "inside the powerplay.",
+        set(),
+    ),
+    (
+        "football report",
+        "Nepal shoot down Bhutan 3-1 in league opener",
+        "Nepal scored twice after half-time. 'We were killed on the counter-attack,' Bhutan's goalkeeper "
+        "admitted afterwards.",
+        set(),
+    ),
+    (
+        "players killed in a strike are no match report",
+        "Two footballers among dead in Khost drone strike",
+        "Five people, two of them league footballers, were killed when a drone struck a stadium car park "
+        "in Khost; the tournament was suspended.",
+        {K},
+    ),
+    # an earlier event's toll in a relative clause
+    (
+        "relative clause of an earlier attack",
+        "Pakistan expels diplomats",
+        "The steps come after the 17 November attack in Kurram, in which six people were killed.",
+        set(),
+    ),
     # truce over: later strikes are not breaches of it
     (
         "truce declared over",
@@ -360,6 +389,35 @@ def test_figure_families(
     assert (event.figures.killed, event.figures.injured) == (killed, injured), name
 
 
+CLOSURE_LABEL_CASES: list[tuple[str, str, str, bool]] = [
+    (
+        "trains suspended",
+        "Train services to Peshawar suspended after track blast",
+        "",
+        True,
+    ),
+    (
+        "the closure a reopening ended, in the past perfect",
+        "Kharlachi reopens",
+        "Trade resumed at Kharlachi on Tuesday. The crossing had been shut since 2 May over a land dispute.",
+        False,
+    ),
+    (
+        "trains resumed",
+        "Train services to Peshawar resume after repairs",
+        "",
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "title", "body", "closure"), CLOSURE_LABEL_CASES, ids=[c[0] for c in CLOSURE_LABEL_CASES]
+)
+def test_closure_label_families(tag: TagFn, name: str, title: str, body: str, closure: bool) -> None:
+    assert (Label.CLOSURE in tag(title, body).labels) == closure, name
+
+
 CROSSING_CASES: list[tuple[str, str, str, dict[str, str]]] = [
     (
         "clause states in one sentence",
@@ -483,6 +541,43 @@ CROSSING_CASES: list[tuple[str, str, str, dict[str, str]]] = [
         "Some 40 drivers without permits were turned back at Chaman on Monday, while about 900 trucks "
         "crossed in both directions.",
         {},
+    ),
+    (
+        "airports listed with commas",
+        "Flights resume",
+        "The airports of Multan, Faisalabad and Sukkur resumed operations on Sunday.",
+        {"Multan airport": "reopened", "Faisalabad airport": "reopened", "Sukkur airport": "reopened"},
+    ),
+    (
+        "a port named by its city",
+        "Transit cargo stuck",
+        "Customs stopped clearing Afghan transit cargo at Gwadar port, leaving 900 containers stranded.",
+        {"Gwadar port": "closed"},
+    ),
+    (
+        "reopened to one traffic, another still suspended",
+        "Kerem Shalom reopens for aid",
+        "Kerem Shalom reopened to aid lorries on Sunday. Commercial traffic remains suspended.",
+        {"Kerem Shalom": "partially_open"},
+    ),
+    (
+        "one-time exception, otherwise shut",
+        "Stranded trucks let through Angoor Adda",
+        "About 80 stranded trucks were allowed through Angoor Adda on Monday. The crossing otherwise "
+        "remains shut to traffic.",
+        {"Angoor Adda": "partially_open"},
+    ),
+    (
+        "unsealed",
+        "Kharlachi gate unsealed",
+        "",
+        {"Kharlachi": "reopened"},
+    ),
+    (
+        "roman urdu khol di gayi",
+        "Ghulam Khan sarhad khol di gayi",
+        "",
+        {"Ghulam Khan": "reopened"},
     ),
     (
         "airports named together",
