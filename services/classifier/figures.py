@@ -182,8 +182,6 @@ class CasualtyAnalyser:
             return False
         if doc.has("cas.non_violent") and not sent.has("cas.violence") and not _doc_violent_title(doc):
             return False
-        if doc.has("cas.sport") and self._match_report(doc):
-            return False
         return not (
             sent.field == "body"
             and sent.has("cas.past_perfect")
@@ -402,6 +400,8 @@ class CasualtyAnalyser:
     # -- main ---------------------------------------------------------------------------------
     def analyse(self, doc: Doc) -> CasualtyResult:
         result = CasualtyResult()
+        if doc.has("cas.sport") and self._match_report(doc):
+            return result  # play told in violent words: "top order massacred"
         title = doc.title
         title_has = title is not None and title.has_any(_COUNTED_LIST)
         cands: list[Candidate] = []
