@@ -180,13 +180,8 @@ class CasualtyAnalyser:
             return False
         if sent.has("cas.non_violent") and not sent.has("cas.violence"):
             return False
-        if doc.has("cas.non_violent") and not sent.has("cas.violence") and not _doc_violent_title(doc):
-            return False
         return not (
-            sent.field == "body"
-            and sent.has("cas.past_perfect")
-            and not title_has_casualty
-            and not _reported_speech(sent)
+            doc.has("cas.non_violent") and not sent.has("cas.violence") and not _doc_violent_title(doc)
         )
 
     def _match_report(self, doc: Doc) -> bool:
@@ -204,6 +199,14 @@ class CasualtyAnalyser:
         return any(low[h.start : h.end] not in self._play for h in sent.groups("cas.violence"))
 
     def _hit_usable(self, sent: Sentence, hit: Hit, title_has_casualty: bool) -> bool:
+        if (
+            sent.field == "body"
+            and sent.has("cas.past_perfect")
+            and not title_has_casualty
+            and not _reported_speech(sent)
+            and _after_past_perfect(sent, hit)
+        ):
+            return False  # "two soldiers had been killed by Hamas": an earlier event
         i = tok(sent, hit)
         toks = sent.words
         word = sent.low[hit.start : hit.end]
@@ -405,6 +408,9 @@ class CasualtyAnalyser:
         title = doc.title
         title_has = title is not None and title.has_any(_COUNTED_LIST)
         cands: list[Candidate] = []
+        # Figures of events told apart ("Separately, ..."): they count only when the item gives no
+        # other figure (its one event with a toll).
+        separate_cands: list[Candidate] = []
         zero_killed = zero_injured = False
         order = 0
         for sent in doc.sentences:
@@ -425,8 +431,7 @@ class CasualtyAnalyser:
                     continue
                 if not result.positive:
                     result.positive, result.evidence = True, sent
-                if separate:
-                    continue
+                found = separate_cands if separate else cands
                 kind: Kind = "injured" if hit.group == "cas.injured" else "killed"
                 q = None if _no_figure_of_its_own(sent, hit) else self._figure(sent, hit, casualty_tokens)
                 order += 1
@@ -440,13 +445,15 @@ class CasualtyAnalyser:
                         if q.implicit
                         else LEVEL_EXPLICIT
                     )
-                    cands.append(Candidate(kind, q.value, level, sent, order))
+                    found.append(Candidate(kind, q.value, level, sent, order))
                 if kind == "killed":
                     civ = self._civilians_count(sent, hit, casualty_tokens)
                     if civ is not None:
-                        cands.append(Candidate("civilians_killed", civ, LEVEL_EXPLICIT, sent, order))
+                        found.append(Candidate("civilians_killed", civ, LEVEL_EXPLICIT, sent, order))
         if not result.positive:
             return result
+        if not any(c.value is not None for c in cands):
+            cands = separate_cands
         for kind in ("killed", "injured", "civilians_killed"):
             best = _choose([c for c in cands if c.kind == kind and c.value is not None])
             if best is not None:
@@ -462,6 +469,13 @@ class CasualtyAnalyser:
         if result.injured is None and zero_injured:
             result.injured = 0
         return result
+
+
+def _after_past_perfect(sent: Sentence, hit: Hit) -> bool:
+    """The casualty word is told in the past perfect ("had been killed", "had left 40 dead"): it
+    lies in a past-perfect phrase or within four tokens after one's start."""
+    i = tok(sent, hit)
+    return any(0 <= i - tok(sent, p) <= 4 for p in sent.groups("cas.past_perfect"))
 
 
 def _earlier_day_event(toks: list[str], index: int, published: date) -> bool:

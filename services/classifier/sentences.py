@@ -42,6 +42,15 @@ _ABBREVIATIONS: Final = frozenset(
         "u.k",
         "inc",
         "co",
+        # wire style abbreviates months before a day: "on Oct. 19"
+        "jan",
+        "feb",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
     ]
 )
 _BOUNDARY: Final = re.compile(r"[.!?]+['\")\]]*\s+(?=[\"'(\[]?[A-Z0-9])")

@@ -61,6 +61,14 @@ class TruceCues(_Cues):
     breach_after_term: PhraseList = Field(
         min_length=1, description="Words after a truce term ('truce frays')."
     )
+    breach_passive: PhraseList = Field(
+        default_factory=list,
+        description="'was broken', 'had been violated': later in the truce term's clause, a breach.",
+    )
+    references: PhraseList = Field(
+        default_factory=list,
+        description="'the agreement', 'the deal': a truce term when the item names a truce elsewhere.",
+    )
     in_force: PhraseList = Field(
         min_length=1, description="Connectors saying an act happened while a truce held."
     )

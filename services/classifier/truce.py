@@ -37,6 +37,10 @@ class TruceAnalyser:
             after = hit_after(sent, tok_end(sent, term), "truce.breach_after_term", 2)
             if after is not None:
                 cands.append(after)
+        if sent.has("truce.breach_passive"):
+            after = hit_after(sent, tok_end(sent, term), "truce.breach_passive", 10)
+            if after is not None:
+                cands.append(after)
         for b in cands:
             negated = before_hit(sent, b, "shared.negations", 3) is not None
             if negated or before_hit(sent, b, "shared.hypotheticals", 6) is not None:
@@ -52,7 +56,7 @@ class TruceAnalyser:
         if hostile and hit_before(sent, i, "truce.in_force", 6) is not None:
             return True
         in_force = sent.has("truce.in_force_after")
-        if in_force and hit_after(sent, tok_end(sent, term), "truce.in_force_after", 5):
+        if in_force and hit_after(sent, tok_end(sent, term), "truce.in_force_after", 10):
             return bool(hostile) or _doc_hostile(doc)  # "the ceasefire, which remains in force"
         window = sent.words[max(0, i - 7) : i]
         if "since" in window and superlative and (hostile or _doc_hostile(doc)):
@@ -65,8 +69,11 @@ class TruceAnalyser:
         """The first sentence evidencing a violation, or None."""
         hostile_doc: bool | None = None  # computed on first need: most items name no truce
         ended: bool | None = None
+        named = doc.has("truce.terms")
         for sent in doc.sentences:
             terms = sent.groups("truce.terms")
+            if named and sent.has("truce.references"):
+                terms = terms + sent.groups("truce.references")
             if not terms:
                 continue
             hostile = _clean_hostile(sent)

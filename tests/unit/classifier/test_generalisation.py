@@ -14,6 +14,27 @@ from tests.unit.classifier.conftest import TagFn, make_item
 V, C, K = Label.CEASEFIRE_VIOLATION, Label.CLOSURE, Label.CASUALTIES
 
 LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
+    # a truce named again, or breached in the passive
+    (
+        "breach of the agreement named earlier",
+        "Shelling resumes in Sudan's El Obeid",
+        "A humanitarian ceasefire took hold on Saturday. On Monday the army called the shelling of its "
+        "positions a clear violation of the agreement.",
+        {V},
+    ),
+    (
+        "truce broken, passive",
+        "Clashes in Kurram",
+        "A ceasefire agreed by the elders on Sunday was broken within a day, the police chief said, after "
+        "gunmen fired on a village.",
+        {V},
+    ),
+    (
+        "wire-style month abbreviation",
+        "Afghan official says strike killed two",
+        "He said the strike took place while the ceasefire agreed in Doha on Oct. 19 was still in force.",
+        {V, K},
+    ),
     # match reports: play told in violent words
     (
         "cricket report",
@@ -237,6 +258,22 @@ def test_label_families(tag: TagFn, name: str, title: str, body: str, expected: 
 
 
 FIGURE_CASES: list[tuple[str, str, str, int | None, int | None]] = [
+    (
+        "a separate event's toll when nothing else has one",
+        "Traders block Chaman road for a third day",
+        "Traders kept the road to the crossing blocked on Monday. Separately, police said two men were "
+        "killed and three wounded when a grenade hit a shop in the bazaar.",
+        2,
+        3,
+    ),
+    (
+        "past perfect clause beside a new toll",
+        "Israel strikes Gaza",
+        "Israeli strikes killed at least 30 people on Sunday, after the army said a soldier had been "
+        "killed in Rafah.",
+        30,
+        None,
+    ),
     (
         "perished",
         "Rocket hits bus station in Khost",
