@@ -251,6 +251,8 @@ class CrossingAnalyser:
         restricted = False
         for h in _in_span(sent.groups("clo.restricted"), span):
             # "would reopen only after ...": a condition, not traffic that still moves.
+            if sent.low[h.start - 1 : h.start] == "-":
+                continue  # "tazkira-only entry": a kind of document, not traffic let through
             nxt = sent.low[h.end : h.end + 16].split(maxsplit=1)
             if nxt and nxt[0] in _CONDITIONS:
                 continue
@@ -502,7 +504,12 @@ class CrossingAnalyser:
                     generic_closure = True
                     evidence = evidence or sent
                 afpak = sent.has("clo.all_crossings") or self._afpak_context(ms)
-                if afpak and not named_afpak and "crossing" in generic and self._afpak_context_doc(mentions):
+                if (
+                    afpak
+                    and not named_afpak
+                    and "crossing" in generic
+                    and (self._afpak_context_doc(mentions) or self._with_the_neighbour(sent, mentions))
+                ):
                     afpak_state = afpak_state or state
                     continue
                 if target is not None:
@@ -532,6 +539,14 @@ class CrossingAnalyser:
     @staticmethod
     def _afpak_context(ms: list[Mention]) -> bool:
         return any(m.is_country and m.entry.country in ("AF", "PK") for m in ms)
+
+    @staticmethod
+    def _with_the_neighbour(sent: Sentence, mentions: dict[int, list[Mention]]) -> bool:
+        """ "all border crossings with Afghanistan" in an item that names no third country."""
+        if " with afghanistan" not in sent.low and " with pakistan" not in sent.low:
+            return False
+        seen = {m.entry.country for ms in mentions.values() for m in ms if m.is_country}
+        return seen <= {"AF", "PK"}
 
     @staticmethod
     def _afpak_context_doc(mentions: dict[int, list[Mention]]) -> bool:

@@ -114,6 +114,9 @@ def hit_after(sent: Sentence, index: int, group: str, window: int) -> Hit | None
     return None
 
 
+_ACCORD_DATED: Final = re.compile(r"\b(?:signed|agreed|brokered|reached|struck)\b")
+
+
 def old_date(sent: Sentence, published: date | None) -> bool:
     """The sentence dates what it tells ("on 11 October", "October 11") well before the item's
     publication day: an earlier event retold, not news."""
@@ -128,6 +131,8 @@ def old_date(sent: Sentence, published: date | None) -> bool:
             continue
         if "since" in low[max(0, m.start() - 60) : m.start()]:
             continue  # "the worst breach since the truce took effect on 10 October"
+        if _ACCORD_DATED.search(low, max(0, m.start() - 30), m.start()):
+            continue  # "in breach of the accord signed in Kohat on January 1": the accord's date
         day = int(m[1])
         year = published.year if month <= published.month else published.year - 1
         try:

@@ -69,6 +69,10 @@ class TruceCues(_Cues):
         default_factory=list,
         description="'the agreement', 'the deal': a truce term when the item names a truce elsewhere.",
     )
+    non_parties: PhraseList = Field(
+        default_factory=list,
+        description="Armed groups party to no truce: their attack during one breaches it only when alleged.",
+    )
     in_force: PhraseList = Field(
         min_length=1, description="Connectors saying an act happened while a truce held."
     )

@@ -87,8 +87,20 @@ class TruceAnalyser:
                 if ended is None:
                     ended = _truce_ended(doc)
                 if not ended and self._in_force_act(doc, sent, term, hostile):
+                    if _claimed_by_non_party(doc):
+                        continue  # "a Hafiz Gul Bahadur faction claimed the attack"
                     return sent
         return None
+
+
+def _claimed_by_non_party(doc: Doc) -> bool:
+    """A group party to no truce claimed the attack, or is said to have carried it out."""
+    if not doc.has("truce.non_parties"):
+        return False
+    return any(
+        sent.has("truce.non_parties") and ("claimed" in sent.words or sent.has("truce.hostile_acts"))
+        for sent in doc.sentences
+    )
 
 
 def _truce_ended(doc: Doc) -> bool:

@@ -14,6 +14,33 @@ from tests.unit.classifier.conftest import TagFn, make_item
 V, C, K = Label.CEASEFIRE_VIOLATION, Label.CLOSURE, Label.CASUALTIES
 
 LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
+    # an attack a non-party group claimed during a truce, no breach alleged
+    (
+        "attack claimed by a group party to no truce",
+        "Bomb hits checkpoint in Bannu",
+        "Three policemen were killed when a bomb hit a checkpoint in Bannu during the ceasefire between "
+        "Kabul and Islamabad; the Hafiz Gul Bahadur group claimed the attack.",
+        {K},
+    ),
+    (
+        "earthquake in Roman Urdu",
+        "Paktika zalzala: 30 halak",
+        "",
+        set(),
+    ),
+    (
+        "a date that dates the accord, not the attack",
+        "Convoy attacked in Kurram",
+        "Gunmen fired on a convoy near Bagan in breach of the peace accord signed in Kohat on January 1, "
+        "police said, killing two drivers.",
+        {V, K},
+    ),
+    (
+        "a document-only rule with traffic moving",
+        "Passport now required at Torkham",
+        "Officials said tazkira-only entry had ended but traffic through the terminal was moving normally.",
+        set(),
+    ),
     # a truce named again, or breached in the passive
     (
         "breach of the agreement named earlier",
@@ -578,6 +605,12 @@ CROSSING_CASES: list[tuple[str, str, str, dict[str, str]]] = [
         "Some 40 drivers without permits were turned back at Chaman on Monday, while about 900 trucks "
         "crossed in both directions.",
         {},
+    ),
+    (
+        "all crossings with the one neighbour named",
+        "Interior ministry: all border crossings with Afghanistan to stay closed",
+        "",
+        {"Torkham": "closed", "Chaman": "closed"},
     ),
     (
         "airports listed with commas",
