@@ -164,6 +164,9 @@ _TRAFFIC_NOUNS: Final = frozenset(
         "flights",
     }
 )
+NO_STATE: Final = ""  # a route a clause names without telling its state
+_TIME_OF_CLOSURE: Final = frozenset({"while", "when", "during", "throughout"})
+_CLOSURE_NOUNS: Final = frozenset({"closure", "closures", "shutdown", "suspension", "blockade"})
 _ENDING: Final = frozenset({"ending", "ended", "ends", "lifting", "lifted"})
 _OPENISH: Final = frozenset({OPEN, RESTRICTED, RUNNING})
 # "the blockade would continue until workers were again allowed to cross": a condition.
@@ -398,11 +401,14 @@ class CrossingAnalyser:
         bounds = [0, *cuts, len(sent.low)]
         out: dict[str, str] = {}
         previous: list[str] = []  # the routes named in the last clause that had a state
+        waiting: list[str] = []  # routes of clauses without a state: "Torkham, Ghulam Khan to close"
         for a, b in itertools.pairwise(bounds):
             clause = self._state(sent, (a, b))
-            if clause is None:
-                continue
             names = [m.entry.name for m in ms if m.is_route and a <= m.hit.start < b]
+            if clause is None:
+                waiting.extend(names)
+                continue
+            names, waiting = waiting + names, []
             if not names and previous and self._same_route_clause(sent, (a, b)):
                 # "opened Chaman to deportees, while trade remained suspended": the same gate.
                 for name in previous:
@@ -413,6 +419,11 @@ class CrossingAnalyser:
             for name in names:
                 out.setdefault(name, clause)
             previous = names
+        if sent.field == "title" and out:
+            # A headline's last clause that names a route but tells nothing of it ("Rafah stays shut
+            # as aid trucks roll in via Kerem Shalom"): the headline gives that route no state.
+            for name in waiting:
+                out.setdefault(name, NO_STATE)
         return out
 
     @staticmethod
@@ -482,7 +493,9 @@ class CrossingAnalyser:
                 clause_state = self._clause_states(sent, ms, state) if len(named) > 1 else {}
                 for name, kind, region in named:
                     route = routes.setdefault(name, Route(name, kind, region))
-                    route.states.append((clause_state.get(name, state), in_title))
+                    told = clause_state.get(name, state)
+                    if told != NO_STATE:
+                        route.states.append((told, in_title))
                     last.append(route)
                     if pending:
                         route.states.extend(pending)
@@ -566,10 +579,20 @@ def _names_traffic(sent: Sentence) -> bool:
 
 
 def _had_closed(sent: Sentence) -> bool:
-    """Every closing word of the sentence is in the past perfect ("had been sealed", "had shut")."""
+    """Every closing word of the sentence tells the closure a reopening ended: in the past perfect
+    ("had been sealed"), in a clause of its time ("while the border was shut"), or the noun ("the
+    closure was killing us")."""
     hits = sent.groups("clo.closed")
     words = sent.words
-    return bool(hits) and all("had" in words[max(0, tok(sent, h) - 3) : tok(sent, h)] for h in hits)
+    low = sent.low
+    for h in hits:
+        before = words[max(0, tok(sent, h) - 4) : tok(sent, h)]
+        if "had" in before[-3:] or _TIME_OF_CLOSURE.intersection(before):
+            continue
+        if low[h.start : h.end] in _CLOSURE_NOUNS:
+            continue
+        return False
+    return bool(hits)
 
 
 def _combine(states: list[tuple[str, bool]], dominant: str | None) -> CrossingState | None:
@@ -577,8 +600,8 @@ def _combine(states: list[tuple[str, bool]], dominant: str | None) -> CrossingSt
     if RUNNING in kinds:
         # Open as usual: queues and delays say nothing; shut in one sentence while traffic still
         # moves in another is a partial opening; any other state says more than it does.
-        if all(k in (RUNNING, WEAK) for k in kinds):
-            return None
+        if all(k in (RUNNING, WEAK, RESTRICTED) for k in kinds):
+            return None  # a new rule while the route runs as usual is no closure
         if CLOSED in kinds and OPEN not in kinds:
             return CrossingState.PARTIALLY_OPEN
         states = [st for st in states if st[0] != RUNNING]

@@ -407,6 +407,14 @@ class CasualtyAnalyser:
             return result  # play told in violent words: "top order massacred"
         title = doc.title
         title_has = title is not None and title.has_any(_COUNTED_LIST)
+        # A truce headline, or one looking back, with no toll and no act of war: a whole war's toll
+        # in the body is background.
+        truce_item = (
+            title is not None
+            and (title.has("truce.terms") or title.has("cas.retrospective"))
+            and not title_has
+            and not title.has("truce.hostile_acts")
+        )
         cands: list[Candidate] = []
         # Figures of events told apart ("Separately, ..."): they count only when the item gives no
         # other figure (its one event with a toll).
@@ -425,6 +433,8 @@ class CasualtyAnalyser:
             casualty_tokens = {tok(sent, h) for h in hits}
             for hit in hits:
                 if not self._hit_usable(sent, hit, title_has):
+                    continue
+                if truce_item and _war_toll(sent, hit):
                     continue
                 published = doc.published
                 if published is not None and _earlier_day_event(sent.words, tok(sent, hit), published):
@@ -469,6 +479,15 @@ class CasualtyAnalyser:
         if result.injured is None and zero_injured:
             result.injured = 0
         return result
+
+
+def _war_toll(sent: Sentence, hit: Hit) -> bool:
+    """A toll told of a whole war or stretch of fighting ("killed in the conflict", "a week of
+    clashes left hundreds dead"): within six tokens either side of the casualty word."""
+    if not sent.has("cas.war_spans"):
+        return False
+    i = tok(sent, hit)
+    return any(abs(tok(sent, w) - i) <= 6 for w in sent.groups("cas.war_spans"))
 
 
 def _after_past_perfect(sent: Sentence, hit: Hit) -> bool:

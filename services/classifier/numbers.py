@@ -171,6 +171,8 @@ class NumberReader:
         value, j, vague = atom
         if vague:
             return Quantity(None, start, j, among)
+        if _is_age(toks, j):
+            return None  # "a 62-year-old woman": an age, not a count
         # ranges: "15 to 20", "45-50", "between 15 and 20" -> lower bound
         if j + 1 < len(toks) and toks[j] in ("to", "-", "and", "or") and (between or toks[j] != "and"):
             nxt = self._atom(toks, j + 1)
@@ -191,3 +193,18 @@ class NumberReader:
             if q is not None:
                 return q
         return None
+
+
+_AGE_WORDS: Final = frozenset({"year-old", "years-old", "month-old", "months-old"})
+
+
+def _is_age(toks: list[str], j: int) -> bool:
+    """The number ending before token ``j`` is an age: "62-year-old", "7 year old", "30 years old"."""
+    if j >= len(toks):
+        return False
+    nxt = toks[j]
+    if nxt == "-" and j + 1 < len(toks):
+        nxt = toks[j + 1]
+    if nxt in _AGE_WORDS:
+        return True
+    return nxt in ("year", "years", "month", "months") and j + 1 < len(toks) and toks[j + 1] == "old"

@@ -69,6 +69,10 @@ class TruceCues(_Cues):
         default_factory=list,
         description="'the agreement', 'the deal': a truce term when the item names a truce elsewhere.",
     )
+    hedges: PhraseList = Field(
+        default_factory=list,
+        description="'did not say', 'stopped short of saying': the breach after them is not alleged.",
+    )
     non_parties: PhraseList = Field(
         default_factory=list,
         description="Armed groups party to no truce: their attack during one breaches it only when alleged.",
@@ -111,6 +115,14 @@ class CasualtyCues(_Cues):
         description="'prices are killing traders': 'kill(s)/killing' shortly after one of these words.",
     )
     totals: PhraseList = Field(default_factory=list, description="'in all', 'in total' after a figure.")
+    war_spans: PhraseList = Field(
+        default_factory=list,
+        description="'the conflict', 'a week of clashes': a whole war's toll, background in a truce item.",
+    )
+    retrospective: PhraseList = Field(
+        default_factory=list,
+        description="'weeks on', 'in numbers': a headline looking back; war tolls under it are background.",
+    )
     sport: PhraseList = Field(
         default_factory=list,
         description="Words of a match report; with two of them an item is about sport.",

@@ -41,9 +41,10 @@ class TruceAnalyser:
             after = hit_after(sent, tok_end(sent, term), "truce.breach_passive", 10)
             if after is not None:
                 cands.append(after)
+        hedged = sent.has("truce.hedges") and before_hit(sent, term, "truce.hedges", 14) is not None
         for b in cands:
             negated = before_hit(sent, b, "shared.negations", 3) is not None
-            if negated or before_hit(sent, b, "shared.hypotheticals", 6) is not None:
+            if negated or hedged or before_hit(sent, b, "shared.hypotheticals", 6) is not None:
                 continue
             return True
         return False

@@ -14,6 +14,60 @@ from tests.unit.classifier.conftest import TagFn, make_item
 V, C, K = Label.CEASEFIRE_VIOLATION, Label.CLOSURE, Label.CASUALTIES
 
 LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
+    # a breach held back ("did not say ... had been broken")
+    (
+        "breach not alleged",
+        "Nine militants killed in Kurram raid",
+        "Security forces killed nine militants in Kurram. The statement did not say Afghan forces had taken "
+        "part or that the ceasefire had been broken.",
+        {K},
+    ),
+    # a whole war's toll under a truce headline, or one looking back
+    (
+        "war toll under a truce headline",
+        "Ceasefire takes effect in southern Lebanon",
+        "Displaced families began heading south. Officials say more than 3,000 people were killed in the "
+        "conflict.",
+        set(),
+    ),
+    (
+        "war toll under a look-back headline",
+        "A month on: the border war in numbers",
+        "Monitors counted at least 40 civilians dead in the week of fighting.",
+        set(),
+    ),
+    (
+        "the wounded and the sick",
+        "Egypt readies Rafah hospital",
+        "Egypt said it was ready to receive the wounded and the sick from Gaza for treatment.",
+        set(),
+    ),
+    (
+        "deaths of cold and illness",
+        "Children die in Torkham camp",
+        "Two children died of exposure and pneumonia in the returnee camp at Torkham this week.",
+        set(),
+    ),
+    (
+        "a reopening with the closure it ended",
+        "Torkham trade resumes after nine-day shutdown",
+        "Trade resumed through Torkham on Friday. Traders lost $1 million a day while the border was shut. "
+        "'The closure was killing us,' an exporter said.",
+        set(),
+    ),
+    (
+        "a new rule while traffic runs",
+        "Chaman: passport and visa mandatory from November",
+        "From November 1 people crossing will need a passport, ending years in which they could cross with "
+        "only an identity card. The Friendship Gate will remain open as usual.",
+        set(),
+    ),
+    (
+        "an airspace ban extended",
+        "Pakistan extends ban on Indian aircraft using its airspace",
+        "",
+        {C},
+    ),
     # an attack a non-party group claimed during a truce, no breach alleged
     (
         "attack claimed by a group party to no truce",
@@ -285,6 +339,13 @@ def test_label_families(tag: TagFn, name: str, title: str, body: str, expected: 
 
 
 FIGURE_CASES: list[tuple[str, str, str, int | None, int | None]] = [
+    (
+        "an age is no figure",
+        "Shell hits street in Kherson",
+        "A 62-year-old woman was wounded when a shell hit a residential street, but no one was killed.",
+        0,
+        1,
+    ),
     (
         "a separate event's toll when nothing else has one",
         "Traders block Chaman road for a third day",
@@ -605,6 +666,30 @@ CROSSING_CASES: list[tuple[str, str, str, dict[str, str]]] = [
         "Some 40 drivers without permits were turned back at Chaman on Monday, while about 900 trucks "
         "crossed in both directions.",
         {},
+    ),
+    (
+        "headline list before its state",
+        "Eid: Torkham, Ghulam Khan to close for four days; Chaman reopens",
+        "",
+        {"Torkham": "closed", "Ghulam Khan": "closed", "Chaman": "reopened"},
+    ),
+    (
+        "headline clause that tells a route nothing",
+        "Rafah crossing stays shut as aid trucks roll in via Kerem Shalom",
+        "Aid deliveries resumed through Kerem Shalom on Monday after a one-day suspension.",
+        {"Rafah": "closed", "Kerem Shalom": "reopened"},
+    ),
+    (
+        "opened on the same terms",
+        "Deportees only",
+        "Torkham reopened for deportees on Monday. Chaman has been opened on the same terms.",
+        {"Torkham": "reopened", "Chaman": "partially_open"},
+    ),
+    (
+        "Spin Boldak gate",
+        "Trucks idle at Spin Boldak gate",
+        "The Spin Boldak gate stayed shut for a tenth day.",
+        {"Chaman": "closed"},
     ),
     (
         "all crossings with the one neighbour named",
