@@ -259,7 +259,8 @@ class CasualtyAnalyser:
         if j + 1 >= len(toks) or toks[j] != ",":
             return False
         if toks[j + 1] in _BREAKDOWN:
-            return True
+            # "11 soldiers, including a major": one of them named, no count of a part
+            return not (j + 2 < len(toks) and toks[j + 2] in ("a", "an"))
         # "Eight civilians, three of them cricketers, were killed"
         if toks[j + 2 : j + 4] in (["of", "them"], ["of", "whom"]):
             return True
@@ -416,8 +417,8 @@ class CasualtyAnalyser:
             and not title.has("truce.hostile_acts")
         )
         cands: list[Candidate] = []
-        # Figures of events told apart ("Separately, ..."): they count only when the item gives no
-        # other figure (its one event with a toll).
+        # Figures of events told apart ("Separately, ..."): they count only for a figure the item
+        # gives no other value ("killed three ... In a separate strike, five were wounded").
         separate_cands: list[Candidate] = []
         zero_killed = zero_injured = False
         order = 0
@@ -462,10 +463,10 @@ class CasualtyAnalyser:
                         found.append(Candidate("civilians_killed", civ, LEVEL_EXPLICIT, sent, order))
         if not result.positive:
             return result
-        if not any(c.value is not None for c in cands):
-            cands = separate_cands
         for kind in ("killed", "injured", "civilians_killed"):
-            best = _choose([c for c in cands if c.kind == kind and c.value is not None])
+            best = _choose([c for c in cands if c.kind == kind and c.value is not None]) or _choose(
+                [c for c in separate_cands if c.kind == kind and c.value is not None]
+            )
             if best is not None:
                 if kind == "killed":
                     result.killed = best.value

@@ -340,6 +340,37 @@ def test_label_families(tag: TagFn, name: str, title: str, body: str, expected: 
 
 FIGURE_CASES: list[tuple[str, str, str, int | None, int | None]] = [
     (
+        "militants storm: no weather",
+        "Militants storm police station in Tank, killing four",
+        "Four policemen were killed in the assault. More than 12 others were wounded.",
+        4,
+        12,
+    ),
+    (
+        "a separate event gives the figure the first lacks",
+        "Drone strike kills two in Nabatieh",
+        "A drone strike on a car killed two people in Nabatieh on Saturday. In a separate strike near Tyre, "
+        "four people were wounded.",
+        2,
+        4,
+    ),
+    (
+        "total over the operations told",
+        "Militants, soldiers killed in two KP operations",
+        "Troops killed four militants in North Waziristan. In a separate raid in Tirah, two soldiers were "
+        "killed. The military said six people had died in the two operations.",
+        6,
+        None,
+    ),
+    (
+        "one of them named is no breakdown",
+        "Thirty militants killed in Kurram, military says",
+        "Thirty militants were killed in the clashes, while four soldiers, including a captain, were "
+        "martyred.",
+        30,
+        None,
+    ),
+    (
         "an age is no figure",
         "Shell hits street in Kherson",
         "A 62-year-old woman was wounded when a shell hit a residential street, but no one was killed.",
