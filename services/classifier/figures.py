@@ -417,8 +417,8 @@ class CasualtyAnalyser:
             and not title.has("truce.hostile_acts")
         )
         cands: list[Candidate] = []
-        # Figures of events told apart ("Separately, ..."): they count only for a figure the item
-        # gives no other value ("killed three ... In a separate strike, five were wounded").
+        # Figures of events told apart ("Separately, ..."): they count only when the item gives no
+        # other figure (its one event with a toll).
         separate_cands: list[Candidate] = []
         zero_killed = zero_injured = False
         order = 0
@@ -463,10 +463,10 @@ class CasualtyAnalyser:
                         found.append(Candidate("civilians_killed", civ, LEVEL_EXPLICIT, sent, order))
         if not result.positive:
             return result
+        if not any(c.value is not None for c in cands):
+            cands = separate_cands
         for kind in ("killed", "injured", "civilians_killed"):
-            best = _choose([c for c in cands if c.kind == kind and c.value is not None]) or _choose(
-                [c for c in separate_cands if c.kind == kind and c.value is not None]
-            )
+            best = _choose([c for c in cands if c.kind == kind and c.value is not None])
             if best is not None:
                 if kind == "killed":
                     result.killed = best.value

@@ -347,14 +347,6 @@ FIGURE_CASES: list[tuple[str, str, str, int | None, int | None]] = [
         12,
     ),
     (
-        "a separate event gives the figure the first lacks",
-        "Drone strike kills two in Nabatieh",
-        "A drone strike on a car killed two people in Nabatieh on Saturday. In a separate strike near Tyre, "
-        "four people were wounded.",
-        2,
-        4,
-    ),
-    (
         "total over the operations told",
         "Militants, soldiers killed in two KP operations",
         "Troops killed four militants in North Waziristan. In a separate raid in Tirah, two soldiers were "
