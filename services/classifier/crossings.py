@@ -347,7 +347,7 @@ class CrossingAnalyser:
                 out.append((f"{city} airport", "airport", self._region_in(at, at + len(city), mentions)))
         # "trucks parked at Karachi port because all the land crossings remain closed": the port is
         # where the traffic waits, not what is shut.
-        ports = "port" in low and not sent.has("clo.all_crossings")
+        ports = " port" in low and not sent.has("clo.all_crossings")  # not "reported", "support"
         for found in _PORT.finditer(sent.text) if ports else ():
             city = found.group(1)
             if city in ("The", "A", "Its", "Sea", "Dry") or any(

@@ -72,6 +72,8 @@ _DETERMINERS: Final = frozenset(
     {"the", "our", "their", "its", "his", "her", "my", "your", "off", "any", "all", "whatever", "what"}
 )
 LEVEL_TOLL, LEVEL_AMONG, LEVEL_EXPLICIT, LEVEL_IMPLICIT = 3, 2, 1, 0
+# A headline telling of fighting or of a breach: the toll of that fighting is news.
+_TITLE_NEWS_OF_WAR: Final = ("truce.hostile_acts", "truce.breach", "truce.breach_after_term")
 _COUNTED: Final = frozenset({"cas.killed", "cas.injured", "cas.toll"})
 # A sentence without any of these adds nothing to the result, whatever else it says.
 _COUNTED_LIST: Final = ("cas.killed", "cas.injured", "cas.toll")  # for Sentence.has_any
@@ -172,6 +174,8 @@ class CasualtyAnalyser:
         self._metaphor_subjects = frozenset(p.lower() for p in cues.metaphor_subjects)
         self._totals = [tuple(p.lower().split()) for p in cues.totals]
         self._play = frozenset(p.lower() for p in cues.sport_play)
+        self._war_words = frozenset(p.lower() for p in cues.war_spans)
+        self._retrospective = tuple(p.lower() for p in cues.retrospective)
         self._total_firsts = frozenset(p[0] for p in self._totals if p)
 
     # -- filters -----------------------------------------------------------------------------
@@ -183,6 +187,12 @@ class CasualtyAnalyser:
         return not (
             doc.has("cas.non_violent") and not sent.has("cas.violence") and not _doc_violent_title(doc)
         )
+
+    def _war_toll(self, sent: Sentence, hit: Hit) -> bool:
+        """A toll told of a whole war or stretch of fighting ("killed in the conflict", "a week of
+        clashes left hundreds dead"): a war word within six tokens either side of the casualty word."""
+        i = tok(sent, hit)
+        return not self._war_words.isdisjoint(sent.words[max(0, i - 6) : i + 7])
 
     def _match_report(self, doc: Doc) -> bool:
         """Two different match-report words or more in the item, and no violence word in it that
@@ -412,9 +422,9 @@ class CasualtyAnalyser:
         # in the body is background.
         truce_item = (
             title is not None
-            and (title.has("truce.terms") or title.has("cas.retrospective"))
             and not title_has
-            and not title.has("truce.hostile_acts")
+            and not title.has_any(_TITLE_NEWS_OF_WAR)
+            and (title.has("truce.terms") or any(p in title.low for p in self._retrospective))
         )
         cands: list[Candidate] = []
         # Figures of events told apart ("Separately, ..."): they count only when the item gives no
@@ -435,7 +445,7 @@ class CasualtyAnalyser:
             for hit in hits:
                 if not self._hit_usable(sent, hit, title_has):
                     continue
-                if truce_item and _war_toll(sent, hit):
+                if truce_item and self._war_toll(sent, hit):
                     continue
                 published = doc.published
                 if published is not None and _earlier_day_event(sent.words, tok(sent, hit), published):
@@ -480,15 +490,6 @@ class CasualtyAnalyser:
         if result.injured is None and zero_injured:
             result.injured = 0
         return result
-
-
-def _war_toll(sent: Sentence, hit: Hit) -> bool:
-    """A toll told of a whole war or stretch of fighting ("killed in the conflict", "a week of
-    clashes left hundreds dead"): within six tokens either side of the casualty word."""
-    if not sent.has("cas.war_spans"):
-        return False
-    i = tok(sent, hit)
-    return any(abs(tok(sent, w) - i) <= 6 for w in sent.groups("cas.war_spans"))
 
 
 def _after_past_perfect(sent: Sentence, hit: Hit) -> bool:

@@ -41,6 +41,10 @@ _NOT_MATCHED: Final = frozenset(
         "cas.metaphor_subjects",
         "cas.totals",
         "cas.sport_play",
+        "cas.war_spans",
+        "cas.retrospective",
+        "truce.hedges",
+        "truce.references",
     }
 )
 ACTOR: Final = "actor"
@@ -96,7 +100,7 @@ class Tagger:
         fig = taxonomy.figures
         reader = NumberReader(fig.approximations, fig.vague, fig.extra_number_words, fig.max_figure)
         self._casualties = CasualtyAnalyser(taxonomy, reader)
-        self._truce = TruceAnalyser()
+        self._truce = TruceAnalyser(self.taxonomy)
         self._crossings = CrossingAnalyser(taxonomy, self._places)
         self._severity = SeverityRules(taxonomy.severity_rules, taxonomy.default_severity)
         self._assembler = _EventAssembler() if _UNVALIDATED_OK and not validate_events else None

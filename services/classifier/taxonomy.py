@@ -61,13 +61,9 @@ class TruceCues(_Cues):
     breach_after_term: PhraseList = Field(
         min_length=1, description="Words after a truce term ('truce frays')."
     )
-    breach_passive: PhraseList = Field(
-        default_factory=list,
-        description="'was broken', 'had been violated': later in the truce term's clause, a breach.",
-    )
     references: PhraseList = Field(
         default_factory=list,
-        description="'the agreement', 'the deal': a truce term when the item names a truce elsewhere.",
+        description="Words ('agreement', 'deal') naming the truce again when the item names one elsewhere.",
     )
     hedges: PhraseList = Field(
         default_factory=list,
@@ -117,7 +113,7 @@ class CasualtyCues(_Cues):
     totals: PhraseList = Field(default_factory=list, description="'in all', 'in total' after a figure.")
     war_spans: PhraseList = Field(
         default_factory=list,
-        description="'the conflict', 'a week of clashes': a whole war's toll, background in a truce item.",
+        description="'conflict', 'clashes' near a toll: a whole war's toll, background in a truce item.",
     )
     retrospective: PhraseList = Field(
         default_factory=list,

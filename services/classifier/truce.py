@@ -9,9 +9,16 @@ and acts before a truce began are not evidence.
 
 from __future__ import annotations
 
+from typing import Final
+
 from services.classifier.document import Doc, before_hit, hit_after, hit_before, tok, tok_end
 from services.classifier.matcher import Hit
 from services.classifier.sentences import Sentence
+from services.classifier.taxonomy import Taxonomy
+
+_BREACH_GROUPS: Final = ("truce.breach", "truce.breach_after_term")
+_PASSIVE_BE: Final = frozenset({"was", "were", "been", "being"})
+_HEDGE_REACH: Final = 90  # characters before the truce term
 
 
 def _clean_hostile(sent: Sentence) -> list[Hit]:
@@ -28,6 +35,26 @@ def _clean_hostile(sent: Sentence) -> list[Hit]:
 
 
 class TruceAnalyser:
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self._hedges = tuple(p.lower() for p in taxonomy.cues.truce.hedges)
+        self._reference_words = frozenset(p.lower() for p in taxonomy.cues.truce.references)
+
+    def _references(self, sent: Sentence) -> list[Hit]:
+        """The words naming the truce again ("the agreement"), as hits (looked up in the words: they
+        matter only in the rare sentence that alleges a breach)."""
+        out: list[Hit] = []
+        for k, word in enumerate(sent.words):
+            if word in self._reference_words:
+                start = sent.token_start(k)
+                out.append(Hit(start, start + len(word), "truce.references", 0))
+        return out
+
+    def _hedged(self, sent: Sentence, term: Hit) -> bool:
+        """A held-back reporting verb shortly before the truce term ("did not say that the Doha
+        ceasefire had been broken")."""
+        before = sent.low[max(0, term.start - _HEDGE_REACH) : term.start]
+        return any(h in before for h in self._hedges)
+
     def _breach_near(self, sent: Sentence, term: Hit) -> bool:
         cands: list[Hit] = []
         before = before_hit(sent, term, "truce.breach", 5)
@@ -37,11 +64,17 @@ class TruceAnalyser:
             after = hit_after(sent, tok_end(sent, term), "truce.breach_after_term", 2)
             if after is not None:
                 cands.append(after)
-        if sent.has("truce.breach_passive"):
-            after = hit_after(sent, tok_end(sent, term), "truce.breach_passive", 10)
-            if after is not None:
-                cands.append(after)
-        hedged = sent.has("truce.hedges") and before_hit(sent, term, "truce.hedges", 14) is not None
+        # The passive later in the clause: "a ceasefire announced on Tuesday was broken within hours".
+        end = tok_end(sent, term)
+        words = sent.words
+        for h in sent.groups("truce.breach"):
+            k = sent.token_at(h.start)
+            if end <= k <= end + 10 and words[k - 1] in _PASSIVE_BE:
+                cands.append(h)
+                break
+        if not cands:
+            return False
+        hedged = self._hedged(sent, term)
         for b in cands:
             negated = before_hit(sent, b, "shared.negations", 3) is not None
             if negated or hedged or before_hit(sent, b, "shared.hypotheticals", 6) is not None:
@@ -73,8 +106,8 @@ class TruceAnalyser:
         named = doc.has("truce.terms")
         for sent in doc.sentences:
             terms = sent.groups("truce.terms")
-            if named and sent.has("truce.references"):
-                terms = terms + sent.groups("truce.references")
+            if named and sent.has_any(_BREACH_GROUPS):
+                terms = terms + self._references(sent)  # "a violation of the agreement"
             if not terms:
                 continue
             hostile = _clean_hostile(sent)
