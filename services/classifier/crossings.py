@@ -30,7 +30,9 @@ _AIRPORTS: Final = re.compile(
 # "at Karachi port", "Gwadar Port": a seaport named by its city.
 _PORT: Final = re.compile(r"\b([A-Z][\w'-]+) [Pp]ort\b")
 _AIRPORT_LIST_SPLIT: Final = re.compile(r",? and |, ")
-_HYPHEN_ROUTE: Final = re.compile(r"\b([A-Z][\w']+)-([A-Z][\w']+) (highway|road|motorway|corridor)\b")
+_HYPHEN_ROUTE: Final = re.compile(
+    r"\b([A-Z][\w']+)-([A-Z][\w']+(?: [A-Z][\w']+)?) (highway|road|motorway|corridor)\b"
+)  # "Khar-Loi Mamund road"
 _HAS_ROAD: Final = re.compile(r"highway|road|motorway|corridor")
 _NAMED_CORRIDOR: Final = re.compile(r"\b([A-Z][\w']+) corridor\b")
 _ROAD_NAMES: Final = ((_HYPHEN_ROUTE, "{0}-{1} {2}"), (_NAMED_CORRIDOR, "{0} corridor"))

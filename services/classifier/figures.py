@@ -72,6 +72,26 @@ _DETERMINERS: Final = frozenset(
     {"the", "our", "their", "its", "his", "her", "my", "your", "off", "any", "all", "whatever", "what"}
 )
 LEVEL_TOLL, LEVEL_AMONG, LEVEL_EXPLICIT, LEVEL_IMPLICIT = 3, 2, 1, 0
+# Words dating an act to the days of the item, not to the past it looks back on.
+_NOW: Final = frozenset(
+    {
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "today",
+        "yesterday",
+        "overnight",
+        "hours",
+        "tonight",
+        "morning",
+        "evening",
+        "afternoon",
+    }
+)
 # A headline telling of fighting or of a breach: the toll of that fighting is news.
 _TITLE_NEWS_OF_WAR: Final = ("truce.hostile_acts", "truce.breach", "truce.breach_after_term")
 _COUNTED: Final = frozenset({"cas.killed", "cas.injured", "cas.toll"})
@@ -188,11 +208,15 @@ class CasualtyAnalyser:
             doc.has("cas.non_violent") and not sent.has("cas.violence") and not _doc_violent_title(doc)
         )
 
+    def _looks_back(self, title: Sentence) -> bool:
+        return title.has("cas.background") or any(p in title.low for p in self._retrospective)
+
     def _war_toll(self, sent: Sentence, hit: Hit) -> bool:
         """A toll told of a whole war or stretch of fighting ("killed in the conflict", "a week of
-        clashes left hundreds dead"): a war word within six tokens either side of the casualty word."""
+        clashes left hundreds dead", "the October fighting, in which 23 soldiers died"): a war word
+        within ten tokens either side of the casualty word."""
         i = tok(sent, hit)
-        return not self._war_words.isdisjoint(sent.words[max(0, i - 6) : i + 7])
+        return not self._war_words.isdisjoint(sent.words[max(0, i - 10) : i + 11])
 
     def _match_report(self, doc: Doc) -> bool:
         """Two different match-report words or more in the item, and no violence word in it that
@@ -251,12 +275,18 @@ class CasualtyAnalyser:
         return rel is None or hit_before(sent, rel, "cas.prior_event", 10, clause=False) is None
 
     def _metaphor_object(self, toks: list[str], j: int) -> bool:
-        """'killing (our / the) business': the object is not a person."""
-        for k in range(j, min(len(toks), j + 3)):
-            if toks[k] in self._metaphor_objects:
+        """'killing (our / the) business', 'kill Lebanon's tourist season': the object is not a
+        person (determiners, possessives and one modifier may come first)."""
+        modifiers = 0
+        for k in range(j, min(len(toks), j + 4)):
+            word = toks[k]
+            if word in self._metaphor_objects:
                 return True
-            if toks[k] not in _DETERMINERS:
+            if word in _DETERMINERS or word.endswith("'s"):
+                continue
+            if modifiers or not word.isalpha() or word in self._persons:
                 return False
+            modifiers += 1  # "tourist" in "tourist season"
         return False
 
     def _has_breakdown(self, toks: list[str], q: Quantity) -> bool:
@@ -365,7 +395,10 @@ class CasualtyAnalyser:
         v, ve = tok(sent, hit), tok_end(sent, hit)
         word = sent.low[hit.start : hit.end]
         if hit.group == "cas.toll":
-            return self._reader.find_after(toks, ve, 10)
+            q = self._reader.find_after(toks, ve, 10)
+            if q is not None and _is_date(toks, q):  # "toll of May 6-10 attacks": dates, no count
+                q = None
+            return q
         passive = v > 0 and toks[v - 1] in _BE
         if not passive and word in _OBJECT_VERBS:
             q = self._reader.read(toks, ve + 1 if ve < len(toks) and toks[ve] == "all" else ve)
@@ -418,14 +451,13 @@ class CasualtyAnalyser:
             return result  # play told in violent words: "top order massacred"
         title = doc.title
         title_has = title is not None and title.has_any(_COUNTED_LIST)
-        # A truce headline, or one looking back, with no toll and no act of war: a whole war's toll
-        # in the body is background.
-        truce_item = (
-            title is not None
-            and not title_has
-            and not title.has_any(_TITLE_NEWS_OF_WAR)
-            and (title.has("truce.terms") or any(p in title.low for p in self._retrospective))
-        )
+        # A headline with no toll and no fighting: under a truce headline a whole war's toll is
+        # background; under one that looks back ("A month on", "Bajaur remembers ...") so is any
+        # toll but that of an act of violence the sentence dates to now ("Hours before the ceremony,
+        # militants attacked a police post, killing one").
+        quiet = title is not None and not title_has and not title.has_any(_TITLE_NEWS_OF_WAR)
+        look_back = quiet and title is not None and self._looks_back(title)
+        truce_item = quiet and title is not None and title.has("truce.terms")
         cands: list[Candidate] = []
         # Figures of events told apart ("Separately, ..."): they count only when the item gives no
         # other figure (its one event with a toll).
@@ -445,8 +477,10 @@ class CasualtyAnalyser:
             for hit in hits:
                 if not self._hit_usable(sent, hit, title_has):
                     continue
-                if truce_item and self._war_toll(sent, hit):
+                if (truce_item or look_back) and self._war_toll(sent, hit):
                     continue
+                if look_back and not (sent.has("truce.hostile_acts") and _NOW.intersection(sent.words)):
+                    continue  # "families of those killed ...", "gunmen killed 147 in the assault"
                 published = doc.published
                 if published is not None and _earlier_day_event(sent.words, tok(sent, hit), published):
                     continue

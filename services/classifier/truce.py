@@ -17,6 +17,8 @@ from services.classifier.sentences import Sentence
 from services.classifier.taxonomy import Taxonomy
 
 _BREACH_GROUPS: Final = ("truce.breach", "truce.breach_after_term")
+_ACCUSE: Final = frozenset({"accuses", "accused", "accusing", "accuse"})
+_ENDED_BEFORE: Final = frozenset({"ended", "ending", "ends", "end"})
 _PASSIVE_BE: Final = frozenset({"was", "were", "been", "being"})
 _HEDGE_REACH: Final = 90  # characters before the truce term
 
@@ -28,6 +30,10 @@ def _clean_hostile(sent: Sentence) -> list[Hit]:
     for h in sent.groups("truce.hostile_acts"):
         if any(t.start <= h.start < t.end for t in terms):
             continue
+        if _ENDED_BEFORE.intersection(
+            sent.words[max(0, sent.token_at(h.start) - 3) : sent.token_at(h.start)]
+        ):
+            continue  # "the ceasefire that ended the July fighting": the fighting it ended
         if before_hit(sent, h, "shared.negations", 4) or before_hit(sent, h, "shared.hypotheticals", 5):
             continue
         out.append(h)
@@ -48,6 +54,19 @@ class TruceAnalyser:
                 start = sent.token_start(k)
                 out.append(Hit(start, start + len(word), "truce.references", 0))
         return out
+
+    @staticmethod
+    def _accused_of_breach(sent: Sentence) -> bool:
+        """A party accused of breaches in a sentence naming the truce ("committed to the ceasefire,
+        accuses India of violations"), not denied."""
+        words = sent.words
+        for h in sent.groups("truce.breach"):
+            k = sent.token_at(h.start)
+            if not _ACCUSE.intersection(words[max(0, k - 4) : k]):
+                continue
+            if before_hit(sent, h, "shared.negations", 6) is None:
+                return True
+        return False
 
     def _hedged(self, sent: Sentence, term: Hit) -> bool:
         """A held-back reporting verb shortly before the truce term ("did not say that the Doha
@@ -110,6 +129,8 @@ class TruceAnalyser:
                 terms = terms + self._references(sent)  # "a violation of the agreement"
             if not terms:
                 continue
+            if self._accused_of_breach(sent):
+                return sent  # "accuses India of violations in Neelum"
             hostile = _clean_hostile(sent)
             accusing = sent.has("shared.reporting_verbs")
             for term in terms:

@@ -35,7 +35,13 @@ CROSSINGS: list[tuple[str, str, str, dict[str, str]]] = [
         "",
         {"Torkham": "closed", "Chaman": "closed"},
     ),
-    ("named road", "Quetta-Chaman highway blocked by sit-in", "", {"Quetta-Kandahar highway": "closed"}),
+    ("named road", "Quetta-Chaman highway blocked by sit-in", "", {"Quetta-Chaman highway": "closed"}),
+    (
+        "the whole road named",
+        "Quetta-Kandahar highway blocked by sit-in",
+        "",
+        {"Quetta-Kandahar highway": "closed"},
+    ),
     (
         "airspace of a country",
         "Pakistan shuts its airspace to Indian airlines",

@@ -14,6 +14,66 @@ from tests.unit.classifier.conftest import TagFn, make_item
 V, C, K = Label.CEASEFIRE_VIOLATION, Label.CLOSURE, Label.CASUALTIES
 
 LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
+    # accused of violations in a sentence naming the truce
+    (
+        "accused of violations",
+        "Kabul says committed to truce, accuses Pakistan of violations in Kunar",
+        "",
+        {V},
+    ),
+    (
+        "the fighting a truce ended is no act during it",
+        "Traders count losses as Thai checkpoints stay closed",
+        "The Chong Chom crossing remains shut to goods despite the ceasefire that ended the July fighting.",
+        {C},
+    ),
+    (
+        "a truce undermined",
+        "Drone strike kills man near Nabatieh",
+        "A drone strike killed a man near Nabatieh. President Aoun said continued strikes undermined the "
+        "truce.",
+        {V, K},
+    ),
+    # looking back: tolls of the past, a new attack told with its day
+    (
+        "anniversary with families of the dead",
+        "Bajaur remembers convention victims a year on",
+        "Party workers gathered to mark a year since the bombing. Speakers demanded compensation for the "
+        "families of the dead and wounded.",
+        set(),
+    ),
+    (
+        "look-back headline, an old toll retold",
+        "What the border war taught both capitals",
+        "Pakistan's military said 23 soldiers were killed; Kabul put its own losses at nine.",
+        set(),
+    ),
+    (
+        "look-back headline, a new attack dated to now",
+        "Ten years on, Peshawar remembers school attack victims",
+        "Candles were lit at the school. Hours before the ceremony, militants attacked a police post in "
+        "Bannu, killing one constable.",
+        {K},
+    ),
+    (
+        "an accident in an airdrop",
+        "Five killed as aid pallets fall on crowd",
+        "Five people were killed when parachutes failed to open during an airdrop over Gaza City.",
+        set(),
+    ),
+    (
+        "a possessive before a metaphor object",
+        "War jitters kill Lebanon's tourist season",
+        "Hotel bookings fell by half in June.",
+        set(),
+    ),
+    (
+        "traffic moving despite new checks",
+        "Syria tightens entry rules at Masnaa",
+        "New entry conditions took effect at Masnaa on Friday. Traffic continued to move, but queues formed "
+        "as travellers were questioned.",
+        set(),
+    ),
     # a breach held back ("did not say ... had been broken")
     (
         "breach not alleged",
@@ -713,6 +773,37 @@ CROSSING_CASES: list[tuple[str, str, str, dict[str, str]]] = [
         "Trucks idle at Spin Boldak gate",
         "The Spin Boldak gate stayed shut for a tenth day.",
         {"Chaman": "closed"},
+    ),
+    (
+        "a hyphenated road with a two-word end",
+        "Curfew in Bajaur",
+        "Authorities closed the Khar-Loi Mamund road on Tuesday.",
+        {"Khar-Loi Mamund road": "closed"},
+    ),
+    (
+        "the road between two towns",
+        "Kurram cut off",
+        "The main road between Parachinar and Peshawar remains closed.",
+        {"Parachinar highway": "closed"},
+    ),
+    (
+        "still be allowed after a closure",
+        "Thailand shuts Cambodia border crossings",
+        "Thailand has closed all land checkpoints along its border with Cambodia. Students and patients "
+        "will still be allowed to cross.",
+        {"Thailand-Cambodia crossings": "partially_open"},
+    ),
+    (
+        "pedestrians continued normally",
+        "Torkham cargo halted",
+        "Cargo traffic through Torkham was suspended on Tuesday. Pedestrian crossings continued normally.",
+        {"Torkham": "partially_open"},
+    ),
+    (
+        "roman urdu bahal",
+        "Angoor Adda par aamad-o-raft bahal",
+        "",
+        {"Angoor Adda": "reopened"},
     ),
     (
         "all crossings with the one neighbour named",
