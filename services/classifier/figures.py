@@ -72,6 +72,7 @@ _DETERMINERS: Final = frozenset(
     {"the", "our", "their", "its", "his", "her", "my", "your", "off", "any", "all", "whatever", "what"}
 )
 LEVEL_TOLL, LEVEL_AMONG, LEVEL_EXPLICIT, LEVEL_IMPLICIT = 3, 2, 1, 0
+_CLAIMING: Final = frozenset({"put", "puts", "putting", "claimed", "claims"})
 # Words dating an act to the days of the item, not to the past it looks back on.
 _NOW: Final = frozenset(
     {
@@ -213,10 +214,10 @@ class CasualtyAnalyser:
 
     def _war_toll(self, sent: Sentence, hit: Hit) -> bool:
         """A toll told of a whole war or stretch of fighting ("killed in the conflict", "a week of
-        clashes left hundreds dead", "the October fighting, in which 23 soldiers died"): a war word
-        within ten tokens either side of the casualty word."""
+        clashes left hundreds dead", "the clashes, which erupted on July 7 over a disputed plot of
+        land, killed at least 11"): a war word within sixteen tokens either side of the casualty word."""
         i = tok(sent, hit)
-        return not self._war_words.isdisjoint(sent.words[max(0, i - 10) : i + 11])
+        return not self._war_words.isdisjoint(sent.words[max(0, i - 16) : i + 17])
 
     def _match_report(self, doc: Doc) -> bool:
         """Two different match-report words or more in the item, and no violence word in it that
@@ -272,7 +273,7 @@ class CasualtyAnalyser:
         # "steps taken after the 22 April attack at Pahalgam, in which 26 people were killed": the
         # relative clause tells the earlier event's toll.
         rel = next((k for k in range(i - 1, max(-1, i - 6), -1) if toks[k] in _RELATIVES), None)
-        return rel is None or hit_before(sent, rel, "cas.prior_event", 10, clause=False) is None
+        return rel is None or hit_before(sent, rel, "cas.prior_event", 14, clause=False) is None
 
     def _metaphor_object(self, toks: list[str], j: int) -> bool:
         """'killing (our / the) business', 'kill Lebanon's tourist season': the object is not a
@@ -477,7 +478,7 @@ class CasualtyAnalyser:
             for hit in hits:
                 if not self._hit_usable(sent, hit, title_has):
                     continue
-                if (truce_item or look_back) and self._war_toll(sent, hit):
+                if (truce_item or look_back) and self._war_toll(sent, hit) and _NOW.isdisjoint(sent.words):
                     continue
                 if look_back and not (sent.has("truce.hostile_acts") and _NOW.intersection(sent.words)):
                     continue  # "families of those killed ...", "gunmen killed 147 in the assault"
@@ -493,7 +494,8 @@ class CasualtyAnalyser:
                 if q is not None:
                     level = (
                         LEVEL_TOLL
-                        if hit.group == "cas.toll" or self._is_total(sent.words, q)
+                        if (hit.group == "cas.toll" and not _claimed_toll(sent.words, tok(sent, hit)))
+                        or self._is_total(sent.words, q)
                         else LEVEL_AMONG
                         if q.among or self._has_breakdown(sent.words, q)
                         else LEVEL_IMPLICIT
@@ -524,6 +526,11 @@ class CasualtyAnalyser:
         if result.injured is None and zero_injured:
             result.injured = 0
         return result
+
+
+def _claimed_toll(toks: list[str], index: int) -> bool:
+    """ "Kabul put the Pakistani toll at 58": one side's claim, no stated total."""
+    return not _CLAIMING.isdisjoint(toks[max(0, index - 4) : index])
 
 
 def _after_past_perfect(sent: Sentence, hit: Hit) -> bool:

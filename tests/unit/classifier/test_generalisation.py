@@ -14,6 +14,33 @@ from tests.unit.classifier.conftest import TagFn, make_item
 V, C, K = Label.CEASEFIRE_VIOLATION, Label.CLOSURE, Label.CASUALTIES
 
 LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
+    # truce headlines: the toll of the fighting before, and a fresh attack dated to now
+    (
+        "truce headline, a long clause about the clashes before",
+        "Kurram truce holds for a third day",
+        "The clashes, which erupted over a disputed plot of land between two villages, killed at least 11 "
+        "people before elders stepped in.",
+        set(),
+    ),
+    (
+        "truce headline, the attack that set off the fighting",
+        "Kurram tribes agree to seven-day ceasefire",
+        "The fighting flared after the Nov. 21 ambush on a passenger convoy near Bagan, which killed more "
+        "than 40 people.",
+        set(),
+    ),
+    (
+        "truce headline, fresh clashes dated to now",
+        "Kurram ceasefire extended by ten days",
+        "Elders met in Kohat. Hours before the meeting, clashes in Pewar killed three people.",
+        {K},
+    ),
+    (
+        "bodies recovered from a river",
+        "Bodies of nine tourists recovered",
+        "Rescuers recovered the bodies of nine tourists who were swept away by a flash surge in the river.",
+        set(),
+    ),
     # accused of violations in a sentence naming the truce
     (
         "accused of violations",
@@ -399,6 +426,14 @@ def test_label_families(tag: TagFn, name: str, title: str, body: str, expected: 
 
 
 FIGURE_CASES: list[tuple[str, str, str, int | None, int | None]] = [
+    (
+        "the other side's toll is a claim",
+        "Pakistan says 23 soldiers killed in border clashes",
+        "Twenty-three soldiers were killed and 29 wounded, the military said. Kabul put the Pakistani "
+        "toll at 58.",
+        23,
+        29,
+    ),
     (
         "militants storm: no weather",
         "Militants storm police station in Tank, killing four",
