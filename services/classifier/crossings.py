@@ -25,7 +25,7 @@ _AIRPORT: Final = re.compile(r"((?:[A-Z][\w'-]+ ){1,3})(?:[Ii]nternational )?[Aa
 # "at Lahore and Sialkot airports", "the Peshawar, Quetta and Karachi airports": one airport each.
 _AIRPORTS: Final = re.compile(
     r"\b((?:[A-Z][\w'-]+, )*[A-Z][\w'-]+(?:,? and |, )[A-Z][\w'-]+) (?:[Ii]nternational )?[Aa]irports\b"
-    r"|\b[Aa]irports of ((?:[A-Z][\w'-]+, )*[A-Z][\w'-]+,? and [A-Z][\w'-]+)"
+    r"|\b[Aa]irports (?:of|in) ((?:[A-Z][\w'-]+, )*[A-Z][\w'-]+,? and [A-Z][\w'-]+)"
 )
 # "at Karachi port", "Gwadar Port": a seaport named by its city.
 _PORT: Final = re.compile(r"\b([A-Z][\w'-]+) [Pp]ort\b")
@@ -261,6 +261,8 @@ class CrossingAnalyser:
             nxt = sent.low[h.end : h.end + 16].split(maxsplit=1)
             if nxt and nxt[0] in _CONDITIONS:
                 continue
+            if sent.low.startswith(" a fraction", h.end):
+                continue  # "funds to help only a fraction of the returnees": a quantity
             before_verb = nxt and (
                 nxt[0] == "just" or (nxt[0].endswith("ed") and nxt[0] not in _RESTRICTING_VERBS)
             )
@@ -300,7 +302,8 @@ class CrossingAnalyser:
         at = tok(sent, h)
         before = sent.words[max(0, at - 4) : at]
         return (
-            bool(_ENDING.intersection(before[-2:]))
+            sent.low.startswith(" ke baad", h.end)  # Roman Urdu "bandish ke baad": after the closure
+            or bool(_ENDING.intersection(before[-2:]))
             or "had" in before
             or before_hit(sent, h, "clo.prior", 6, clause=False) is not None
             or before_hit(sent, h, "clo.prior", _PRIOR_CLAUSE_WORDS) is not None
@@ -336,6 +339,7 @@ class CrossingAnalyser:
             words = found.group(1).strip()
             if words.split()[0] in ("The", "A", "Flights", "Its"):
                 words = " ".join(words.split()[1:])
+            words = words.removesuffix("'s")  # "Port Sudan's airport"
             if words:
                 region = self._region_in(found.start(), found.end(), mentions)
                 out.append((f"{words} airport", "airport", region))

@@ -203,11 +203,9 @@ class CasualtyAnalyser:
     def _sentence_usable(self, doc: Doc, sent: Sentence, title_has_casualty: bool) -> bool:
         if sent.has("cas.background") or old_year(sent, doc.year) or old_date(sent, doc.published):
             return False
-        if sent.has("cas.non_violent") and not sent.has("cas.violence"):
+        if sent.has("cas.non_violent") and not _violent(sent):
             return False
-        return not (
-            doc.has("cas.non_violent") and not sent.has("cas.violence") and not _doc_violent_title(doc)
-        )
+        return not (doc.has("cas.non_violent") and not _violent(sent) and not _doc_violent_title(doc))
 
     def _looks_back(self, title: Sentence) -> bool:
         return title.has("cas.background") or any(p in title.low for p in self._retrospective)
@@ -457,7 +455,8 @@ class CasualtyAnalyser:
         # toll but that of an act of violence the sentence dates to now ("Hours before the ceremony,
         # militants attacked a police post, killing one").
         quiet = title is not None and not title_has and not title.has_any(_TITLE_NEWS_OF_WAR)
-        look_back = quiet and title is not None and self._looks_back(title)
+        # A look-back headline may name the old attack itself ("One year after Mastung bombing").
+        look_back = title is not None and not title_has and self._looks_back(title)
         truce_item = quiet and title is not None and title.has("truce.terms")
         cands: list[Candidate] = []
         # Figures of events told apart ("Separately, ..."): they count only when the item gives no
@@ -619,6 +618,14 @@ def _casualty_hits(sent: Sentence) -> list[Hit]:
     tolls = [h for h in hits if h.group == "cas.toll"]
     same = [h for h in hits if not inside(h, tolls) or h.group == "cas.toll"] if tolls else hits
     return [h for h in same if not inside(h, [o for o in same if o.group == h.group])]
+
+
+def _violent(sent: Sentence) -> bool:
+    """A violence word that is not part of a phrase of no violence ("fire" in "caught fire")."""
+    if not sent.has("cas.violence"):
+        return False
+    calm = sent.groups("cas.non_violent")
+    return any(not any(c.start <= v.start < c.end for c in calm) for v in sent.groups("cas.violence"))
 
 
 def _doc_violent_title(doc: Doc) -> bool:

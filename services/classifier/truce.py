@@ -49,8 +49,10 @@ class TruceAnalyser:
         """The words naming the truce again ("the agreement"), as hits (looked up in the words: they
         matter only in the rare sentence that alleges a breach)."""
         out: list[Hit] = []
-        for k, word in enumerate(sent.words):
-            if word in self._reference_words:
+        words = sent.words
+        for k, word in enumerate(words):
+            # "the agreement", "the Kohat agreement"; not "broke up without agreement"
+            if word in self._reference_words and "the" in words[max(0, k - 2) : k]:
                 start = sent.token_start(k)
                 out.append(Hit(start, start + len(word), "truce.references", 0))
         return out
@@ -76,7 +78,7 @@ class TruceAnalyser:
 
     def _breach_near(self, sent: Sentence, term: Hit) -> bool:
         cands: list[Hit] = []
-        before = before_hit(sent, term, "truce.breach", 5)
+        before = before_hit(sent, term, "truce.breach", 7)  # "a breach of the 48-hour ceasefire"
         if before is not None:
             cands.append(before)
         if sent.has("truce.breach_after_term"):

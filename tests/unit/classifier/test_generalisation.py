@@ -14,6 +14,33 @@ from tests.unit.classifier.conftest import TagFn, make_item
 V, C, K = Label.CEASEFIRE_VIOLATION, Label.CLOSURE, Label.CASUALTIES
 
 LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
+    (
+        "fire in 'caught fire' is no violence",
+        "Three die as fuel tanker overturns, catches fire",
+        "A tanker overturned and caught fire on the highway near Kalat on Monday night, killing three "
+        "people.",
+        set(),
+    ),
+    (
+        "look-back headline naming the old attack",
+        "One year after Mastung bombing, families wait for compensation",
+        "Relatives gathered outside the press club. The bombing killed about 60 people.",
+        set(),
+    ),
+    (
+        "agreement without 'the' names no truce",
+        "Istanbul talks end without a deal",
+        "The talks broke up on Friday without agreement, the minister said, adding that the ceasefire "
+        "would hold.",
+        set(),
+    ),
+    (
+        "a breach of the 48-hour ceasefire",
+        "Strikes kill eight in Paktika",
+        "Pakistani air strikes killed eight civilians. Taliban officials called the strikes a breach of the "
+        "48-hour ceasefire.",
+        {V, K},
+    ),
     # truce headlines: the toll of the fighting before, and a fresh attack dated to now
     (
         "truce headline, a long clause about the clashes before",
@@ -646,6 +673,12 @@ CLOSURE_LABEL_CASES: list[tuple[str, str, str, bool]] = [
         False,
     ),
     (
+        "a strike that cuts the road",
+        "Air strike near Masnaa cuts the road to Damascus",
+        "",
+        True,
+    ),
+    (
         "trains resumed",
         "Train services to Peshawar resume after repairs",
         "",
@@ -835,6 +868,12 @@ CROSSING_CASES: list[tuple[str, str, str, dict[str, str]]] = [
         {"Torkham": "partially_open"},
     ),
     (
+        "roman urdu reopening after the closure",
+        "Ghulam Khan khul gaya",
+        "Do hafte ki bandish ke baad aaj Ghulam Khan border trade ke liye khol diya gaya.",
+        {"Ghulam Khan": "reopened"},
+    ),
+    (
         "roman urdu bahal",
         "Angoor Adda par aamad-o-raft bahal",
         "",
@@ -882,6 +921,37 @@ CROSSING_CASES: list[tuple[str, str, str, dict[str, str]]] = [
         "Ghulam Khan sarhad khol di gayi",
         "",
         {"Ghulam Khan": "reopened"},
+    ),
+    (
+        "a city's airport in the possessive",
+        "Flights halted",
+        "Drone strikes shut Port Sudan's airport on Sunday.",
+        {"Port Sudan airport": "closed"},
+    ),
+    (
+        "the airports in two cities",
+        "Airports reopen",
+        "The airports in Rzeszow and Lublin resumed operations on Wednesday morning.",
+        {"Rzeszow airport": "reopened", "Lublin airport": "reopened"},
+    ),
+    (
+        "pedestrians barred while cargo continued to pass",
+        "Chaman sit-in",
+        "Pedestrians remained barred from Chaman, while cargo trucks continued to pass through the gate.",
+        {"Chaman": "partially_open"},
+    ),
+    (
+        "trucks roll again after a shutdown",
+        "Torkham: trucks roll again after four-week shutdown",
+        "",
+        {"Torkham": "reopened"},
+    ),
+    (
+        "only a fraction is a quantity",
+        "Returnees crowd Islam Qala",
+        "Thousands crossed through Islam Qala from Iran. Aid groups could help only a fraction of the "
+        "returnees.",
+        {},
     ),
     (
         "airports named together",
