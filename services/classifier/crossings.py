@@ -511,10 +511,12 @@ class CrossingAnalyser:
                 target = next((r for r in reversed(last) if r.kind == want), None) or (
                     last[-1] if last else None
                 )
-                reopened = (
-                    target is not None and bool(target.states) and all(s == OPEN for s, _ in target.states)
-                )
-                if state == CLOSED and reopened:
+                if (
+                    state == CLOSED
+                    and target is not None
+                    and target.states
+                    and all(s == OPEN for s, _ in target.states)
+                ):  # a closing sentence after the route was told reopened
                     if _had_closed(sent):
                         continue  # "The crossing had been sealed on 21 February": the closure it ended
                     if self._same_route_clause(sent, (0, len(sent.low))):

@@ -64,10 +64,8 @@ _AFTER_PREDICATE: Final = frozenset(
     ]
 )
 _RELATIVES: Final = frozenset({"which", "that", "who", "whom"})
-_POSSESSIVE_DAYS: Final = {
-    f"{day}'s": n
-    for n, day in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))
-}
+_WEEKDAYS: Final = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_POSSESSIVE_DAYS: Final = {f"{day}'s": n for n, day in enumerate(_WEEKDAYS)}
 _DETERMINERS: Final = frozenset(
     {"the", "our", "their", "its", "his", "her", "my", "your", "off", "any", "all", "whatever", "what"}
 )
@@ -75,23 +73,7 @@ LEVEL_TOLL, LEVEL_AMONG, LEVEL_EXPLICIT, LEVEL_IMPLICIT = 3, 2, 1, 0
 _CLAIMING: Final = frozenset({"put", "puts", "putting", "claimed", "claims"})
 # Words dating an act to the days of the item, not to the past it looks back on.
 _NOW: Final = frozenset(
-    {
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "today",
-        "yesterday",
-        "overnight",
-        "hours",
-        "tonight",
-        "morning",
-        "evening",
-        "afternoon",
-    }
+    {*_WEEKDAYS, "today", "yesterday", "overnight", "hours", "tonight", "morning", "evening", "afternoon"}
 )
 # A headline telling of fighting or of a breach: the toll of that fighting is news.
 _TITLE_NEWS_OF_WAR: Final = ("truce.hostile_acts", "truce.breach", "truce.breach_after_term")
@@ -130,7 +112,7 @@ _EXECUTE: Final = frozenset({"executed", "execute", "executes", "executing"})
 _BEFORE_OBJECT: Final = frozenset({"their", "his", "her", "a", "an", "one"})  # "injuring their mother"
 _BREAKDOWN: Final = frozenset({"including", "among", "of"})  # ", including ...", ", among them", ", of whom"
 # What follows a persons apposition: "Three civilians, a woman and her two daughters, perished".
-_DEATH_VERBS: Final = frozenset(
+_CASUALTY_VERBS: Final = frozenset(
     {"died", "perished", "killed", "martyred", "wounded", "injured", "had", "have"}
 )
 # "four people — three soldiers and a civilian — were killed" (dashes are read as "-").
@@ -314,7 +296,7 @@ class CasualtyAnalyser:
             if toks[c] != ",":
                 continue
             nxt = toks[c + 1]
-            if not (nxt in _BE or nxt in _DEATH_VERBS):
+            if not (nxt in _BE or nxt in _CASUALTY_VERBS):
                 return False
             return any(t in self._persons for t in toks[comma + 1 : c])
         return False

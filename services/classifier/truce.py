@@ -30,9 +30,8 @@ def _clean_hostile(sent: Sentence) -> list[Hit]:
     for h in sent.groups("truce.hostile_acts"):
         if any(t.start <= h.start < t.end for t in terms):
             continue
-        if _ENDED_BEFORE.intersection(
-            sent.words[max(0, sent.token_at(h.start) - 3) : sent.token_at(h.start)]
-        ):
+        k = sent.token_at(h.start)
+        if _ENDED_BEFORE.intersection(sent.words[max(0, k - 3) : k]):
             continue  # "the ceasefire that ended the July fighting": the fighting it ended
         if before_hit(sent, h, "shared.negations", 4) or before_hit(sent, h, "shared.hypotheticals", 5):
             continue
