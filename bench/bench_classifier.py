@@ -238,7 +238,12 @@ def _produce(bootstrap: str, topic: str, values: list[tuple[bytes, bytes]]) -> N
 
 
 def _rate_from_timestamps(bootstrap: str, topic: str, count: int, timeout_s: float) -> float | None:
-    """Records/s between the first and last output record, once ``count`` records arrived."""
+    """Records/s between the first and last output record, once ``count`` records arrived.
+
+    The records are read only once the topic's end offsets say all of them are there: a reader
+    decoding the topic while the stage writes it would take most of a core from the stage (and
+    from its tagging process) on a two-core machine. The timestamps are the producers' own, so
+    reading them afterwards changes nothing in the figure."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     try:
         deadline = time.monotonic() + timeout_s
@@ -247,6 +252,9 @@ def _rate_from_timestamps(bootstrap: str, topic: str, count: int, timeout_s: flo
             partitions = consumer.partitions_for_topic(topic) or set()
             time.sleep(0.1)
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        while time.monotonic() < deadline and sum(consumer.end_offsets(tps).values()) < count:
+            time.sleep(0.25)
+        deadline = max(deadline, time.monotonic() + 30)  # reading what arrived is not the stage's time
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         stamps: list[int] = []

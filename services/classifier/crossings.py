@@ -234,6 +234,7 @@ class CrossingAnalyser:
             opened.append(h)
         closed: list[Hit] = []
         weak: list[Hit] = []
+        closed_again: Hit | None = None
         for group, bucket in (("clo.closed", closed), ("clo.closed_weak", weak)):
             hits = _in_span(sent.groups(group), span)
             for h in hits:
@@ -250,7 +251,9 @@ class CrossingAnalyser:
                     continue
                 if sent.has("truce.terms") and hit_after(sent, tok_end(sent, h), "truce.terms", 3):
                     continue  # "suspended the peace declaration": an accord, not a route
-                if opened and self._cause_of_reopening(sent, h):
+                if bucket is closed and _again(sent, h):
+                    closed_again = h  # "reopened last week, was shut again": the latest news
+                elif opened and self._cause_of_reopening(sent, h):
                     continue
                 bucket.append(h)
         restricted = False
@@ -269,6 +272,10 @@ class CrossingAnalyser:
             if before_verb and sent.low[h.start : h.end] == "only":
                 continue  # before a verb: "had only responded to fire", "had only just begun"
             restricted = True
+        if closed_again is not None:
+            # "closed again for trade, pedestrians allowed": some traffic still let through.
+            still_let = any(o.start > closed_again.start for o in opened)
+            return PARTIAL if restricted or still_let else CLOSED
         if opened and (closed or restricted):
             return PARTIAL
         if opened:
@@ -573,6 +580,12 @@ class CrossingAnalyser:
     def _afpak_context_doc(mentions: dict[int, list[Mention]]) -> bool:
         seen = {m.entry.country for ms in mentions.values() for m in ms if not m.entry.venue}
         return {"AF", "PK"} <= seen
+
+
+def _again(sent: Sentence, h: Hit) -> bool:
+    """A closing word followed by "again", "once more" or "anew": a route closed after it reopened."""
+    after = sent.low[h.end : h.end + 12].split()
+    return bool(after) and (after[0] in ("again", "anew") or after[:2] == ["once", "more"])
 
 
 def _in_span(hits: list[Hit], span: tuple[int, int] | None) -> list[Hit]:

@@ -29,11 +29,32 @@ from services.classifier.taxonomy import Taxonomy
 
 Kind = Literal["killed", "injured", "civilians_killed"]
 _BE: Final = frozenset({"was", "were", "been", "being", "is", "are", "be", "also"})
-_BOUNDARY: Final = frozenset({";", ":", ".", "said", "says", "say", "told", "that", "when", "according"})
+# Verbs that give a toll its figure, and how far after "toll" they are looked for.
+_TOLL_LEVEL_VERBS: Final = frozenset(
+    {
+        "rose",
+        "risen",
+        "rises",
+        "climbed",
+        "climbs",
+        "jumped",
+        "mounted",
+        "reached",
+        "reaches",
+        "stood",
+        "stands",
+    }
+)
+_TOLL_VERB_REACH: Final = 24
+_VICTIM_REACH: Final = 6  # "killing six people, including four soldiers": soldiers among the victims
+_BOUNDARY: Final = frozenset(
+    {";", ":", ".", "said", "says", "say", "told", "that", "when", "according", "while", "whereas"}
+)
 _OBJECT_VERBS: Final = frozenset({
     "kill", "kills", "killing", "killed", "wounded", "wounding", "wounds", "injured", "injuring", "injures",
     "injure", "maims", "maiming", "maimed", "hurt", "slain", "shot dead", "shoot dead", "shoots dead",
-    "shooting dead", "gunned down", "bodies of",
+    "shooting dead", "gunned down", "bodies of", "claimed the lives of", "claiming the lives of",
+    "claims the lives of",
 })  # fmt: skip
 _AFTER_PREDICATE: Final = frozenset(
     [
@@ -147,9 +168,12 @@ def _no_figure_of_its_own(sent: Sentence, hit: Hit) -> bool:
     i = tok(sent, hit)
     if i == 0:
         return False
-    before = sent.words[i - 1]
+    toks = sent.words
+    before = toks[i - 1]
+    if before.endswith("ly") and i > 1 and toks[i - 2] == "the":
+        before = "the"  # "more of the critically wounded died"
     word = sent.low[hit.start : hit.end]
-    if before == "the" and (hit.group == "cas.injured" or word == "dead"):
+    if before == "the" and (hit.group == "cas.injured" or word == "dead") and not _the_number_of(toks, i):
         return True  # "two of the wounded died", "the dead were buried"
     return hit.group == "cas.injured" and word_is_killing(before)
 
@@ -172,6 +196,7 @@ class CasualtyAnalyser:
         self._reader = reader
         cues = taxonomy.cues.casualties
         self._persons = frozenset(p.lower() for p in cues.person_nouns)
+        self._armed = frozenset(p.lower() for p in cues.armed_people)
         self._civilians = frozenset(p.lower() for p in cues.civilians)
         self._metaphor_objects = frozenset(p.lower() for p in cues.metaphor_objects)
         self._metaphor_subjects = frozenset(p.lower() for p in cues.metaphor_subjects)
@@ -185,9 +210,13 @@ class CasualtyAnalyser:
     def _sentence_usable(self, doc: Doc, sent: Sentence, title_has_casualty: bool) -> bool:
         if sent.has("cas.background") or old_year(sent, doc.year) or old_date(sent, doc.published):
             return False
-        if sent.has("cas.non_violent") and not _violent(sent):
+        if sent.has("cas.non_violent") and not _violent(sent, self._armed):
             return False
-        return not (doc.has("cas.non_violent") and not _violent(sent) and not _doc_violent_title(doc))
+        return not (
+            doc.has("cas.non_violent")
+            and not _violent(sent, self._armed, cause_in_item=True)
+            and not _doc_violent_title(doc, self._armed)
+        )
 
     def _looks_back(self, title: Sentence) -> bool:
         return title.has("cas.background") or any(p in title.low for p in self._retrospective)
@@ -225,7 +254,7 @@ class CasualtyAnalyser:
         i = tok(sent, hit)
         toks = sent.words
         word = sent.low[hit.start : hit.end]
-        if word == "dead" and i + 1 < len(toks):
+        if word == "dead" and i + 1 < len(toks) and not _the_number_of(toks, i):
             nxt = toks[i + 1]
             if nxt.isalpha() and nxt not in _AFTER_PREDICATE:
                 return False  # attributive: "the bodies of dead hostages"
@@ -236,6 +265,8 @@ class CasualtyAnalyser:
         if word == "bodies of":  # "the bodies of two herders"; not "the governing bodies of"
             j = tok_end(sent, hit)
             return j < len(toks) and self._reader.read(toks, j) is not None
+        if word == "bodies":  # "gunmen left three bodies"; not "law enforcement bodies", nor a morgue's
+            return _violent(sent, self._armed) and self._counted_before(toks, i)
         if (word_is_killing(word) or word in _EXECUTE) and self._metaphor_object(toks, tok_end(sent, hit)):
             return False  # "killing our business", "executed our plans"
         if word in _ACTIVE_KILLING and self._metaphor_subjects.intersection(toks[max(0, i - 4) : i]):
@@ -333,9 +364,10 @@ class CasualtyAnalyser:
         return None
 
     def _coordinated(self, toks: list[str], k: int, v: int) -> Quantity:
-        """'a woman and a child': singular persons joined by 'and' count one each."""
+        """'a woman and a child', 'a teacher and his son': singular persons joined by 'and' count
+        one each."""
         count, end, j = 1, k + 1, k + 1
-        while j + 2 < v and toks[j] == "and" and toks[j + 1] in ("a", "an", "one"):
+        while j + 2 < v and toks[j] == "and" and toks[j + 1] in ("a", "an", "one", "his", "her"):
             if toks[j + 2] not in self._persons:
                 break
             count, end, j = count + 1, j + 3, j + 3
@@ -377,9 +409,15 @@ class CasualtyAnalyser:
         word = sent.low[hit.start : hit.end]
         if hit.group == "cas.toll":
             q = self._reader.find_after(toks, ve, 10)
+            if q is None:
+                q = self._risen_to(toks, ve)
             if q is not None and _is_date(toks, q):  # "toll of May 6-10 attacks": dates, no count
                 q = None
             return q
+        if _the_number_of(toks, v):
+            q = self._risen_to(toks, ve, to_at_once=True)
+            if q is not None:
+                return q
         passive = v > 0 and toks[v - 1] in _BE
         if not passive and word in _OBJECT_VERBS:
             q = self._reader.read(toks, ve + 1 if ve < len(toks) and toks[ve] == "all" else ve)
@@ -400,6 +438,33 @@ class CasualtyAnalyser:
                 if k < len(toks) and toks[k] in self._persons:
                     return self._coordinated(toks, k, len(toks))
         return q
+
+    def _counted_before(self, toks: list[str], i: int) -> bool:
+        """A figure ends right before token ``i`` or a few words of description before it: "three
+        bodies", "at least 12 bodies", "six bullet-riddled bodies"."""
+        for k in range(max(0, i - 7), i):
+            q = self._reader.read(toks, k)
+            if q is None or q.value is None or q.end > i or i - q.end > 3:
+                continue
+            if all(t.replace("-", "").isalpha() or t == "-" for t in toks[q.end : i]):
+                return True
+        return False
+
+    def _risen_to(self, toks: list[str], ve: int, *, to_at_once: bool = False) -> Quantity | None:
+        """A toll whose figure comes after a long "from ..." phrase: "the death toll from the attack
+        on a police post in Bannu rose to 9": the figure a rise or level verb gives it. With
+        ``to_at_once``, also a "to" or "at" right after the word ("bringing the number of wounded
+        to 7", "put the number of wounded at 20")."""
+        if to_at_once and ve < len(toks) and toks[ve] in ("to", "at"):
+            return self._reader.read(toks, ve + 1)
+        for k in range(ve, min(len(toks) - 1, ve + _TOLL_VERB_REACH)):
+            w = toks[k]
+            if w in (".", ";", ":"):
+                return None
+            if w in _TOLL_LEVEL_VERBS:
+                after = k + 2 if toks[k + 1] in ("to", "at") else k + 1
+                return self._reader.read(toks, after) if after < len(toks) else None
+        return None
 
     def _civilians_count(self, sent: Sentence, hit: Hit, casualty_tokens: set[int]) -> int | None:
         toks = sent.words
@@ -476,6 +541,10 @@ class CasualtyAnalyser:
                     level = (
                         LEVEL_TOLL
                         if (hit.group == "cas.toll" and not _claimed_toll(sent.words, tok(sent, hit)))
+                        or (
+                            _the_number_of(sent.words, tok(sent, hit))
+                            and not _claimed_toll(sent.words, tok(sent, hit))
+                        )
                         or self._is_total(sent.words, q)
                         else LEVEL_AMONG
                         if q.among or self._has_breakdown(sent.words, q)
@@ -507,6 +576,15 @@ class CasualtyAnalyser:
         if result.injured is None and zero_injured:
             result.injured = 0
         return result
+
+
+def _the_number_of(toks: list[str], v: int) -> bool:
+    """The casualty word at ``v`` counts a total: "the number of (people) killed", "the number of
+    those wounded", "the number of dead" (not "a number of": several)."""
+    for n in range(max(1, v - 4), v - 1):
+        if toks[n] == "number" and toks[n + 1] == "of" and toks[n - 1] == "the":
+            return all(w not in (",", ";", ".") for w in toks[n + 2 : v])
+    return False
 
 
 def _claimed_toll(toks: list[str], index: int) -> bool:
@@ -602,14 +680,29 @@ def _casualty_hits(sent: Sentence) -> list[Hit]:
     return [h for h in same if not inside(h, [o for o in same if o.group == h.group])]
 
 
-def _violent(sent: Sentence) -> bool:
-    """A violence word that is not part of a phrase of no violence ("fire" in "caught fire")."""
+def _violent(sent: Sentence, armed: frozenset[str], *, cause_in_item: bool = False) -> bool:
+    """A violence word that is not part of a phrase of no violence ("fire" in "caught fire"); in a
+    sentence that tells a cause of no violence (or in an item that does, ``cause_in_item``), a
+    word naming armed people among the victims, a few words after a casualty word ("crashed,
+    killing 46 people, including soldiers"), is none."""
     if not sent.has("cas.violence"):
         return False
     calm = sent.groups("cas.non_violent")
-    return any(not any(c.start <= v.start < c.end for c in calm) for v in sent.groups("cas.violence"))
+    acts = sent.groups("cas.violence")
+    if calm or cause_in_item:
+        victims = [tok_end(sent, h) for group in ("cas.killed", "cas.injured") for h in sent.groups(group)]
+        if victims:
+            low = sent.low
+            acts = [
+                v
+                for v in acts
+                if low[v.start : v.end] not in armed
+                or not any(0 <= tok(sent, v) - end <= _VICTIM_REACH for end in victims)
+            ]
+    calm = calm + sent.groups("cas.calm")
+    return any(not any(c.start <= v.start < c.end for c in calm) for v in acts)
 
 
-def _doc_violent_title(doc: Doc) -> bool:
+def _doc_violent_title(doc: Doc, armed: frozenset[str]) -> bool:
     title = doc.title
-    return title is not None and title.has("cas.violence") and not title.has("cas.non_violent")
+    return title is not None and _violent(title, armed) and not title.has("cas.non_violent")

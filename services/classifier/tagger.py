@@ -37,6 +37,7 @@ _NOT_MATCHED: Final = frozenset(
     {
         "cas.civilians",
         "cas.person_nouns",
+        "cas.armed_people",
         "cas.metaphor_objects",
         "cas.metaphor_subjects",
         "cas.totals",

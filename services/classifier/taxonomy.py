@@ -119,6 +119,16 @@ class CasualtyCues(_Cues):
         default_factory=list,
         description="'weeks on', 'in numbers': a headline looking back; war tolls under it are background.",
     )
+    armed_people: PhraseList = Field(
+        default_factory=list,
+        description="Violence words that name armed people ('soldiers', 'troops'): in a sentence with a "
+        "cause of no violence ('plane crash') they tell no violence.",
+    )
+    calm: PhraseList = Field(
+        default_factory=list,
+        description="Phrases around a violence word that tell no violence and no cause of death: "
+        "'rescue operation'.",
+    )
     sport: PhraseList = Field(
         default_factory=list,
         description="Words of a match report; with two of them an item is about sport.",

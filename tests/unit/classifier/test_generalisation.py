@@ -15,6 +15,44 @@ V, C, K = Label.CEASEFIRE_VIOLATION, Label.CLOSURE, Label.CASUALTIES
 
 LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
     (
+        "Roman Urdu: no one hurt",
+        "Wana: police chowki par hamla paspa, koi zakhmi nahi",
+        "",
+        set(),
+    ),
+    (
+        "Roman Urdu anniversary headline",
+        "Peshawar APS hamle ki barsi: walidain aaj bhi insaaf ke muntazir",
+        "Parents gathered at the school on Monday. Gunmen killed 147 people, most of them children, in the "
+        "attack.",
+        set(),
+    ),
+    (
+        "a team's name in a match report",
+        "Shaheed Club XI ne Bannu Cup jeet liya, Wazir Lions ko 5 wicket se shikast",
+        "",
+        set(),
+    ),
+    (
+        "a rescue operation after a collapse is no violence",
+        "Rescue operation ends in Hyderabad building collapse; 19 dead",
+        "Rescuers pulled the last bodies from the rubble of the six-storey block that caved in on Sunday.",
+        set(),
+    ),
+    (
+        "soldiers among the victims of a crash",
+        "Army helicopter crash in Mansehra kills six",
+        "The helicopter went down in bad weather during a training flight, killing six people, including "
+        "four soldiers and a pilot, the military said.",
+        set(),
+    ),
+    (
+        "armed people who act, beside a cause of no violence",
+        "Landslide-hit Shangla",
+        "Militants ambushed a police van on the landslide-hit road in Shangla, killing three policemen.",
+        {K},
+    ),
+    (
         "fire in 'caught fire' is no violence",
         "Three die as fuel tanker overturns, catches fire",
         "A tanker overturned and caught fire on the highway near Kalat on Monday night, killing three "
@@ -645,6 +683,93 @@ FIGURE_CASES: list[tuple[str, str, str, int | None, int | None]] = [
         3,
         None,
     ),
+    (
+        "a toll whose verb comes after a long 'from ...' phrase",
+        "Lakki Marwat checkpost attack",
+        "The death toll from the night-time raid on a checkpost outside Lakki Marwat city climbed to 7 "
+        "by Friday morning.",
+        7,
+        None,
+    ),
+    (
+        "the number of people killed, risen to",
+        "Kurram clashes",
+        "The number of people killed in three days of fighting between the two tribes has reached 19, "
+        "the district administration said.",
+        19,
+        None,
+    ),
+    (
+        "bringing the number of wounded to",
+        "Second blast in Mastung market",
+        "A second device went off as rescuers arrived, wounding four more and bringing the number of "
+        "injured to 15. Two people were killed.",
+        2,
+        15,
+    ),
+    (
+        "the number of (the) dead as a total",
+        "Bajaur rally bombing",
+        "Eleven people were killed on the spot. By evening the number of the dead had risen to 14.",
+        14,
+        None,
+    ),
+    (
+        "claimed the lives of",
+        "Suicide attack on Bannu cantonment",
+        "The attack claimed the lives of seven people, while 14 others were wounded.",
+        7,
+        14,
+    ),
+    (
+        "embraced martyrdom",
+        "Four soldiers embraced martyrdom in Datta Khel exchange of fire: ISPR",
+        "",
+        4,
+        None,
+    ),
+    (
+        "bodies counted in a violent sentence",
+        "Kech",
+        "Levies recovered six bullet-riddled bodies after the gunfight near Turbat on Sunday.",
+        6,
+        None,
+    ),
+    (
+        "a person and 'his' relative",
+        "Dera Ismail Khan shooting",
+        "Gunmen on a motorcycle shot dead a lawyer and his nephew outside a court on Tuesday.",
+        2,
+        None,
+    ),
+    (
+        "a 'while' clause has a figure of its own",
+        "Attack on Wana checkpost",
+        "Five soldiers and two civilians were killed, while 14 others were wounded.",
+        5,
+        14,
+    ),
+    (
+        "the number of wounded put at a range",
+        "Drone strike on market",
+        "At least 30 people were killed. Doctors put the number of wounded at 40 to 50.",
+        30,
+        40,
+    ),
+    (
+        "the critically wounded who died are no injured figure",
+        "Quetta blast toll rises to 31",
+        "The toll rose to 31 as more of the critically wounded died. More than 60 people were injured.",
+        31,
+        60,
+    ),
+    (
+        "'a number of' is no total",
+        "Clashes in Tirah",
+        "A number of people were wounded in the clashes and three were killed.",
+        3,
+        None,
+    ),
 ]
 
 
@@ -695,6 +820,43 @@ def test_closure_label_families(tag: TagFn, name: str, title: str, body: str, cl
 
 
 CROSSING_CASES: list[tuple[str, str, str, dict[str, str]]] = [
+    (
+        "closed again after a reopening",
+        "Kurram road",
+        "The Thall-Parachinar road, reopened for a food convoy on Tuesday, was closed again on Thursday.",
+        {"Parachinar highway": "closed"},
+    ),
+    (
+        "closed again for some traffic",
+        "Chaman sealed again for trade, pedestrians allowed",
+        "",
+        {"Chaman": "partially_open"},
+    ),
+    (
+        "a suspension while other traffic continues as usual",
+        "Ghulam Khan",
+        "Trade through Ghulam Khan was suspended for three days, while travellers continued as usual.",
+        {"Ghulam Khan": "partially_open"},
+    ),
+    (
+        "Roman Urdu: open only for some",
+        "Torkham sirf mareezon ke liye khula, baaqi awaamad band",
+        "",
+        {"Torkham": "partially_open"},
+    ),
+    (
+        "some traffic will be able to cross",
+        "Angoor Adda",
+        "Cargo movement through Angoor Adda will be halted over the holidays. Students will be able to "
+        "cross, officials said.",
+        {"Angoor Adda": "partially_open"},
+    ),
+    (
+        "Syria's crossings with Turkey",
+        "Bab al-Salameh reopens",
+        "Turkey reopened the Bab al-Salameh crossing with Syria's Aleppo province on Monday.",
+        {"Bab al-Salam": "reopened"},
+    ),
     (
         "clause states in one sentence",
         "Border update",
