@@ -121,6 +121,16 @@ _ROUTE_WORDS: Final = (
     "checkpoints",
 )
 _DEFAULT_AFPAK: Final = ("Torkham", "Chaman")
+_AFPAK: Final = frozenset({"AF", "PK"})  # the frontier's two countries
+# The other country of the frontier named from one side ("crossings with Afghanistan").
+_THE_NEIGHBOUR: Final = (
+    " with afghanistan",
+    " with pakistan",
+    "afghan border",
+    "afghanistan border",
+    "pakistan border",
+    "pakistani border",
+)
 _STATE_GROUPS: Final = ("clo.opened", "clo.closed", "clo.closed_weak", "clo.restricted", "clo.stays_open")
 _TRAFFIC_WORDS: Final = frozenset({"trade", "transit", "flights", "cargo", "traffic"})
 # "close to" is near ("a village close to the border", "close to the daily average") unless traffic
@@ -566,20 +576,31 @@ class CrossingAnalyser:
 
     @staticmethod
     def _afpak_context(ms: list[Mention]) -> bool:
-        return any(m.is_country and m.entry.country in ("AF", "PK") for m in ms)
+        """A country of the frontier, or the border between them ("Pak-Afghan border crossings")."""
+        return any(
+            (m.is_country and m.entry.country in ("AF", "PK")) or not _AFPAK.isdisjoint(m.entry.between)
+            for m in ms
+        )
 
     @staticmethod
     def _with_the_neighbour(sent: Sentence, mentions: dict[int, list[Mention]]) -> bool:
-        """ "all border crossings with Afghanistan" in an item that names no third country."""
-        if " with afghanistan" not in sent.low and " with pakistan" not in sent.low:
+        """ "all border crossings with Afghanistan", "Afghan border crossings" in an item that names
+        no third country."""
+        low = sent.low
+        if not any(neighbour in low for neighbour in _THE_NEIGHBOUR):
             return False
         seen = {m.entry.country for ms in mentions.values() for m in ms if m.is_country}
         return seen <= {"AF", "PK"}
 
     @staticmethod
     def _afpak_context_doc(mentions: dict[int, list[Mention]]) -> bool:
-        seen = {m.entry.country for ms in mentions.values() for m in ms if not m.entry.venue}
-        return {"AF", "PK"} <= seen
+        seen: set[str | None] = set()
+        for ms in mentions.values():
+            for m in ms:
+                if not m.entry.venue:
+                    seen.add(m.entry.country)
+                    seen.update(m.entry.between)
+        return seen >= _AFPAK
 
 
 def _again(sent: Sentence, h: Hit) -> bool:

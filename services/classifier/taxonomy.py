@@ -240,6 +240,18 @@ class GazetteerEntry(_Strict):
     adjectives: PhraseList = Field(default_factory=list, description="Demonyms: 'Pakistani', 'Afghan'.")
     region: Region | None = None
     venue: bool = Field(default=False, description="A neutral venue for talks: not evidence of region.")
+    between: list[str] = Field(
+        default_factory=list,
+        description="For a border: the countries it separates ('the Durand Line': AF and PK).",
+    )
+
+    @field_validator("between")
+    @classmethod
+    def _country_codes(cls, value: list[str]) -> list[str]:
+        bad = [code for code in value if len(code) != 2 or not code.isupper()]
+        if bad:
+            raise ValueError(f"not two-letter country codes: {bad}")
+        return value
 
     @model_validator(mode="after")
     def _coordinates_pair(self) -> GazetteerEntry:

@@ -91,6 +91,14 @@ def test_gazetteer_bad_country_code(tmp_path: Path) -> None:
     assert info.value.line == 6
 
 
+def test_gazetteer_border_countries_are_codes(tmp_path: Path) -> None:
+    path = _write(tmp_path, "g.yaml", MINI_GAZETTEER + "    between: [PK, Afghanistan]\n")
+    with pytest.raises(ConfigError) as info:
+        load_gazetteer(path)
+    assert info.value.field == "entries.0.between"
+    assert "Afghanistan" in str(info.value)
+
+
 def test_gazetteer_latitude_out_of_range(tmp_path: Path) -> None:
     path = _write(tmp_path, "g.yaml", MINI_GAZETTEER + "    lat: 123\n    lon: 70\n")
     with pytest.raises(ConfigError) as info:

@@ -15,6 +15,19 @@ V, C, K = Label.CEASEFIRE_VIOLATION, Label.CLOSURE, Label.CASUALTIES
 
 LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
     (
+        "headline present tense: open fire despite the truce",
+        "Taliban fighters open fire on Pakistani posts in Bajaur despite ceasefire",
+        "",
+        {V},
+    ),
+    (
+        "border forces traded fire during the truce",
+        "Kurram border",
+        "Pakistani and Afghan border forces traded fire near Kharlachi on Wednesday despite the ceasefire "
+        "agreed in Doha, officials said.",
+        {V},
+    ),
+    (
         "Roman Urdu: no one hurt",
         "Wana: police chowki par hamla paspa, koi zakhmi nahi",
         "",
@@ -820,6 +833,18 @@ def test_closure_label_families(tag: TagFn, name: str, title: str, body: str, cl
 
 
 CROSSING_CASES: list[tuple[str, str, str, dict[str, str]]] = [
+    (
+        "the frontier's crossings named by the border",
+        "Traders count losses as Pak-Afghan border crossings stay sealed",
+        "",
+        {"Torkham": "closed", "Chaman": "closed"},
+    ),
+    (
+        "the neighbour's border named from one side",
+        "Afghan border crossings stay shut for a third week as talks stall",
+        "",
+        {"Torkham": "closed", "Chaman": "closed"},
+    ),
     (
         "closed again after a reopening",
         "Kurram road",
