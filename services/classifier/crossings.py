@@ -122,6 +122,14 @@ _ROUTE_WORDS: Final = (
 )
 _DEFAULT_AFPAK: Final = ("Torkham", "Chaman")
 _AFPAK: Final = frozenset({"AF", "PK"})  # the frontier's two countries
+_NOT: Final = frozenset({"not", "n't", "never"})
+_AIM: Final = frozenset({"at", "to", "for", "on", "of", "about", "toward", "towards"})
+_SPANS: Final = frozenset({"day", "week", "month", "hour", "long"})
+_MAYBE: Final = frozenset({"would", "could", "might", "may", "if", "should", "whether"})
+_NOT_A_QUEUE: Final = frozenset({"time", "times", "period", "periods", "list", "lists", "room", "hours"})
+_AFTER_A_NOUN: Final = frozenset(
+    {"of", "in", "on", "at", "near", "where", "which", "and", "was", "were", "is"}
+)
 # The other country of the frontier named from one side ("crossings with Afghanistan").
 _THE_NEIGHBOUR: Final = (
     " with afghanistan",
@@ -232,10 +240,15 @@ class CrossingAnalyser:
         if not sent.has_any(_STATE_GROUPS):
             return None
         opened = []
+        negated: list[Hit] = []
         for h in _in_span(sent.groups("clo.opened"), span):
             i, j = tok(sent, h), tok_end(sent, h)
             toks = sent.words
             if j < len(toks) and toks[j] == "fire":
+                continue
+            near = toks[max(0, i - 3) : i]
+            if not _NOT.isdisjoint(near) and _MAYBE.isdisjoint(near):
+                negated.append(h)  # "still not being let through", "has not reopened": still shut
                 continue
             if any(t in _FUTURE for t in toks[max(0, i - 2) : i]):
                 continue
@@ -245,6 +258,7 @@ class CrossingAnalyser:
         closed: list[Hit] = []
         weak: list[Hit] = []
         closed_again: Hit | None = None
+        ended: list[Hit] = []
         for group, bucket in (("clo.closed", closed), ("clo.closed_weak", weak)):
             hits = _in_span(sent.groups(group), span)
             for h in hits:
@@ -257,15 +271,22 @@ class CrossingAnalyser:
                     or before_hit(sent, h, "shared.negations", 2)
                 ):
                     continue
-                if self._near(sent, h):
+                if self._near(sent, h) or _building_block(sent, h) or _no_closing_word(sent, h):
                     continue
                 if sent.has("truce.terms") and hit_after(sent, tok_end(sent, h), "truce.terms", 3):
                     continue  # "suspended the peace declaration": an accord, not a route
+                if bucket is closed and not opened and _ended(sent.words, tok(sent, h)):
+                    ended.append(h)  # "Trucks crossed again, ending a 19-day shutdown": a reopening
+                    continue
                 if bucket is closed and _again(sent, h):
                     closed_again = h  # "reopened last week, was shut again": the latest news
                 elif opened and self._cause_of_reopening(sent, h):
                     continue
                 bucket.append(h)
+        closed.extend(negated)
+        if ended:
+            # Alone, a closure said to end tells a reopening; beside another closing word, as before.
+            (closed if closed else opened).extend(ended)
         restricted = False
         for h in _in_span(sent.groups("clo.restricted"), span):
             # "would reopen only after ...": a condition, not traffic that still moves.
@@ -281,6 +302,9 @@ class CrossingAnalyser:
             )
             if before_verb and sent.low[h.start : h.end] == "only":
                 continue  # before a verb: "had only responded to fire", "had only just begun"
+            prior = before_hit(sent, h, "clo.prior", 8)
+            if prior is not None and any(o.start < prior.start for o in opened):
+                continue  # "resumed on Monday, three weeks after the gate reopened to pedestrians only"
             restricted = True
         if closed_again is not None:
             # "closed again for trade, pedestrians allowed": some traffic still let through.
@@ -320,7 +344,8 @@ class CrossingAnalyser:
         before = sent.words[max(0, at - 4) : at]
         return (
             sent.low.startswith(" ke baad", h.end)  # Roman Urdu "bandish ke baad": after the closure
-            or bool(_ENDING.intersection(before[-2:]))
+            or _ended(sent.words, at)
+            or _lasted(sent.words, at)
             or "had" in before
             or before_hit(sent, h, "clo.prior", 6, clause=False) is not None
             or before_hit(sent, h, "clo.prior", _PRIOR_CLAUSE_WORDS) is not None
@@ -601,6 +626,49 @@ class CrossingAnalyser:
                     seen.add(m.entry.country)
                     seen.update(m.entry.between)
         return seen >= _AFPAK
+
+
+def _ended(toks: list[str], at: int) -> bool:
+    """ "ending a closure", "ending a 25-day closure", "lifted the three-week halt": an ending verb
+    shortly before, in the same clause (not "talks aimed at ending the closure")."""
+    for k in range(at - 1, max(-1, at - 7), -1):
+        if toks[k] in _ENDING:
+            return k == 0 or toks[k - 1] not in _AIM
+        if toks[k] in (",", ";", ":", "but", "and", "while"):
+            return False
+    return False
+
+
+def _no_closing_word(sent: Sentence, h: Hit) -> bool:
+    """ "stopped" says a route is shut only beside the traffic it stopped ("cargo still stopped",
+    "stopped all trade"), not "police stopped a man"; "waiting" is no queue in "waiting times"."""
+    word = sent.low[h.start : h.end]
+    toks, i = sent.words, tok(sent, h)
+    if word == "stopped":
+        return _TRAFFIC_WORDS.isdisjoint(toks[max(0, i - 3) : i + 4])
+    if word == "waiting":
+        return i + 1 < len(toks) and toks[i + 1] in _NOT_A_QUEUE
+    return False
+
+
+def _lasted(toks: list[str], at: int) -> bool:
+    """ "the 25-day shutdown had wiped out ...", "after a three-week closure": a closure told by
+    its length, or in the past perfect after the noun, is the one a reopening ended."""
+    if toks[at] not in _CLOSURE_NOUNS:
+        return False
+    if "had" in toks[at + 1 : at + 3]:
+        return True
+    return at >= 2 and toks[at - 1] in _SPANS and (toks[at - 2] == "-" or toks[at - 2].isdigit())
+
+
+def _building_block(sent: Sentence, h: Hit) -> bool:
+    """ "inside the administrative block", "a block of flats": the noun, not the closing verb."""
+    if sent.low[h.start : h.end] not in ("block", "blocks"):
+        return False
+    toks, i, j = sent.words, tok(sent, h), tok_end(sent, h)
+    after = toks[j] if j < len(toks) else "."
+    noun_follows = not after.isalnum() or after in _AFTER_A_NOUN
+    return noun_follows and any(t in ("the", "a", "an") for t in toks[max(0, i - 2) : i])
 
 
 def _again(sent: Sentence, h: Hit) -> bool:

@@ -262,6 +262,8 @@ class CasualtyAnalyser:
             return False
         if hit.group == "cas.injured" and _DEATH_FROM_WOUNDS.intersection(toks[max(0, i - 4) : i]):
             return False  # "two more succumbed to their wounds"
+        if hit.group == "cas.injured" and _DEATH_FROM_WOUNDS.intersection(toks[i + 1 : i + 4]):
+            return False  # "after two wounded officers died in hospital": they are dead, not hurt
         if word == "bodies of":  # "the bodies of two herders"; not "the governing bodies of"
             j = tok_end(sent, hit)
             return j < len(toks) and self._reader.read(toks, j) is not None
@@ -427,6 +429,15 @@ class CasualtyAnalyser:
             k = ve + 1 if ve < len(toks) and toks[ve] in _BEFORE_OBJECT else ve
             if k < len(toks) and toks[k] in self._persons:
                 return self._coordinated(toks, k, len(toks))
+            if k + 2 < len(toks) and toks[k] in ("him", "her") and toks[k + 1] == "and":
+                # "wounding him and two security personnel": the one named before, and the others
+                more = self._reader.read(toks, k + 2)
+                if more is not None and more.value is not None:
+                    return Quantity(more.value + 1, k, more.end)
+                if k + 3 < len(toks) and toks[k + 2] in ("his", "her") and toks[k + 3] in self._persons:
+                    # "killing him and his son": people counted one by one, as good as a figure
+                    others = self._coordinated(toks, k + 3, len(toks))
+                    return Quantity((others.value or 0) + 1, k, others.end)
         q = self._backward(toks, self._window_start(sent, v, casualty_tokens), v)
         if q is not None and not q.implicit:
             return q

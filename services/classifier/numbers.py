@@ -119,6 +119,8 @@ class NumberReader:
             return (value, j, False) if value <= self._max else None
         if w in ("a", "an") and nxt == "dozen":
             return 12, i + 2, False
+        if w == "a" and nxt == "score" and i + 2 < len(toks) and toks[i + 2] == "of":
+            return 20, i + 2, False  # "a score of people": twenty (a match's score has no "of")
         if w == "half" and nxt == "a" and i + 2 < len(toks) and toks[i + 2] == "dozen":
             return 6, i + 3, False
         if w in self._vague:

@@ -96,7 +96,8 @@ class TruceAnalyser:
             return False
         hedged = self._hedged(sent, term)
         for b in cands:
-            negated = before_hit(sent, b, "shared.negations", 3) is not None
+            # "did not call it a breach", "neither side described it as a breach of the truce"
+            negated = before_hit(sent, b, "shared.negations", 6) is not None
             if negated or hedged or before_hit(sent, b, "shared.hypotheticals", 6) is not None:
                 continue
             return True
@@ -141,7 +142,8 @@ class TruceAnalyser:
                     if accusing or hostile_doc:
                         return sent
                 if ended is None:
-                    ended = _truce_ended(doc)
+                    # The truce is over, or the item says the parties did not call the act a breach.
+                    ended = _truce_ended(doc) or _breach_disowned(doc)
                 if not ended and self._in_force_act(doc, sent, term, hostile):
                     if _claimed_by_non_party(doc):
                         continue  # "a Hafiz Gul Bahadur faction claimed the attack"
@@ -157,6 +159,21 @@ def _claimed_by_non_party(doc: Doc) -> bool:
         sent.has("truce.non_parties") and ("claimed" in sent.words or sent.has("truce.hostile_acts"))
         for sent in doc.sentences
     )
+
+
+def _breach_disowned(doc: Doc) -> bool:
+    """ "Neither Islamabad nor Kabul called it a breach of the ceasefire": a breach word negated
+    shortly before, next to a truce term."""
+    if not doc.has("truce.breach") or not doc.has("shared.negations"):
+        return False
+    for sent in doc.sentences:
+        for b in sent.groups("truce.breach"):
+            if before_hit(sent, b, "shared.negations", 6) is None:
+                continue
+            k = tok(sent, b)
+            if any(0 < tok(sent, t) - k <= 4 for t in sent.groups("truce.terms")):
+                return True
+    return False
 
 
 def _truce_ended(doc: Doc) -> bool:

@@ -15,6 +15,25 @@ V, C, K = Label.CEASEFIRE_VIOLATION, Label.CLOSURE, Label.CASUALTIES
 
 LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
     (
+        "accusing a party of violating the Doha deal",
+        "Kabul accuses Pakistan of violating Doha deal after drone strike in Paktika",
+        "",
+        {V},
+    ),
+    (
+        "neither party calls it a breach",
+        "Attack on Bannu checkpost during truce",
+        "Militants attacked a police checkpost in Bannu on Sunday. Neither Islamabad nor Kabul called it "
+        "a breach of the ceasefire.",
+        set(),
+    ),
+    (
+        "no fighting reported while the truce stays in effect",
+        "Istanbul round ends without a deal",
+        "Neither side reported any clashes along the border, and both said the ceasefire remained in effect.",
+        set(),
+    ),
+    (
         "headline present tense: open fire despite the truce",
         "Taliban fighters open fire on Pakistani posts in Bajaur despite ceasefire",
         "",
@@ -777,6 +796,35 @@ FIGURE_CASES: list[tuple[str, str, str, int | None, int | None]] = [
         60,
     ),
     (
+        "the wounded who died are no injured figure",
+        "Kohat police station attack",
+        "The toll rose to five after two injured constables died in hospital on Sunday. Nine others were "
+        "still being treated.",
+        5,
+        9,
+    ),
+    (
+        "the victim named before the others",
+        "Ambush near Sadda",
+        "Gunmen ambushed the tehsildar's car near Sadda, wounding him and three guards.",
+        None,
+        4,
+    ),
+    (
+        "him and his relative",
+        "Elder shot dead in Landi Kotal",
+        "Unidentified gunmen opened fire on a tribal elder outside his hujra, killing him and his nephew.",
+        2,
+        None,
+    ),
+    (
+        "a score of",
+        "Grenade attack on Peshawar market",
+        "A score of shoppers were hurt, police said.",
+        None,
+        20,
+    ),
+    (
         "'a number of' is no total",
         "Clashes in Tirah",
         "A number of people were wounded in the clashes and three were killed.",
@@ -833,6 +881,50 @@ def test_closure_label_families(tag: TagFn, name: str, title: str, body: str, cl
 
 
 CROSSING_CASES: list[tuple[str, str, str, dict[str, str]]] = [
+    (
+        "a negated reopening is a closure",
+        "Ghulam Khan",
+        "The Ghulam Khan crossing has still not reopened, traders in Miranshah said.",
+        {"Ghulam Khan": "closed"},
+    ),
+    (
+        "opened for some, the rest 'still stopped'",
+        "Kharlachi opened for patients, trade still stopped",
+        "",
+        {"Kharlachi": "partially_open"},
+    ),
+    (
+        "the closure a reopening ended, by its length",
+        "Torkham",
+        "Trucks crossed Torkham again on Monday, ending a 19-day shutdown. Traders said the closure had "
+        "cost them millions.",
+        {"Torkham": "reopened"},
+    ),
+    (
+        "an earlier partial opening in an 'after' clause",
+        "Chaman",
+        "Cargo traffic resumed at Chaman on Friday, two weeks after the gate was reopened to pedestrians "
+        "only.",
+        {"Chaman": "reopened"},
+    ),
+    (
+        "no plan to close",
+        "No plan to close Torkham, Khyber administration says",
+        "",
+        {},
+    ),
+    (
+        "waiting times are no queue",
+        "Torkham",
+        "Customs said new scanners at Torkham would cut waiting times for trucks.",
+        {},
+    ),
+    (
+        "a building's block is no blockade",
+        "Wana",
+        "Soldiers cleared the hostel block at the college near the Angoor Adda crossing by evening.",
+        {},
+    ),
     (
         "the frontier's crossings named by the border",
         "Traders count losses as Pak-Afghan border crossings stay sealed",
