@@ -31,11 +31,11 @@ _AIRPORTS: Final = re.compile(
 _PORT: Final = re.compile(r"\b([A-Z][\w'-]+) [Pp]ort\b")
 _AIRPORT_LIST_SPLIT: Final = re.compile(r",? and |, ")
 _HYPHEN_ROUTE: Final = re.compile(
-    r"\b([A-Z][\w']+)-([A-Z][\w']+(?: [A-Z][\w']+)?) (highway|road|motorway|corridor)\b"
-)  # "Khar-Loi Mamund road"
+    r"\b([A-Z][\w']+)([-\u2013\u2014])([A-Z][\w']+(?: [A-Z][\w']+)?) (highway|road|motorway|corridor)\b"
+)  # "Khar-Loi Mamund road", "Quetta\u2013Karachi highway" (the text's own dash)
 _HAS_ROAD: Final = re.compile(r"highway|road|motorway|corridor")
 _NAMED_CORRIDOR: Final = re.compile(r"\b([A-Z][\w']+) corridor\b")
-_ROAD_NAMES: Final = ((_HYPHEN_ROUTE, "{0}-{1} {2}"), (_NAMED_CORRIDOR, "{0} corridor"))
+_ROAD_NAMES: Final = ((_HYPHEN_ROUTE, "{0}{1}{2} {3}"), (_NAMED_CORRIDOR, "{0} corridor"))
 _PAIR: Final = re.compile(
     r"\b(?:border crossings|crossings|crossing points|checkpoints|border points|border) with\b"
 )
@@ -123,9 +123,44 @@ _ROUTE_WORDS: Final = (
 _DEFAULT_AFPAK: Final = ("Torkham", "Chaman")
 _AFPAK: Final = frozenset({"AF", "PK"})  # the frontier's two countries
 _NOT: Final = frozenset({"not", "n't", "never"})
+_STATE_REACH: Final = 3  # words between a place standing for its route and the state told of it
 _AIM: Final = frozenset({"at", "to", "for", "on", "of", "about", "toward", "towards"})
 _SPANS: Final = frozenset({"day", "week", "month", "hour", "long"})
 _MAYBE: Final = frozenset({"would", "could", "might", "may", "if", "should", "whether"})
+_SERVICES: Final = frozenset(
+    {
+        "flights",
+        "flight",
+        "trains",
+        "train",
+        "services",
+        "service",
+        "buses",
+        "trips",
+        "sailings",
+        "traffic",
+        "trade",
+    }
+)
+_ROUTE_NOUNS: Final = frozenset({"road", "roads", "route", "routes", "highway", "crossing", "link", "supply"})
+_OWNERS: Final = frozenset(
+    {"the", "its", "their", "his", "her", "our", "'s"}
+)  # "the only", "district's only"
+_MOVING: Final = frozenset(
+    {
+        "crossing",
+        "moving",
+        "flowing",
+        "operating",
+        "running",
+        "plying",
+        "rolling",
+        "passing",
+        "trading",
+        "flying",
+    }
+)
+_WORK: Final = frozenset({"construction", "talks", "negotiations", "fighting"})
 _NOT_A_QUEUE: Final = frozenset({"time", "times", "period", "periods", "list", "lists", "room", "hours"})
 _AFTER_A_NOUN: Final = frozenset(
     {"of", "in", "on", "at", "near", "where", "which", "and", "was", "were", "is"}
@@ -227,6 +262,7 @@ class CrossingAnalyser:
     def __init__(self, taxonomy: Taxonomy, places: PlaceIndex) -> None:
         self._places = places
         self._kinds = {k.lower(): v for k, v in taxonomy.cues.closure.route_kinds.items()}
+        self._falsehoods = frozenset(w.lower() for w in taxonomy.cues.closure.falsehoods)
 
     @staticmethod
     def register(matcher: PhraseMatcher) -> None:
@@ -244,7 +280,7 @@ class CrossingAnalyser:
         for h in _in_span(sent.groups("clo.opened"), span):
             i, j = tok(sent, h), tok_end(sent, h)
             toks = sent.words
-            if j < len(toks) and toks[j] == "fire":
+            if j < len(toks) and (toks[j] == "fire" or _resumed_other(sent, h, toks[j])):
                 continue
             near = toks[max(0, i - 3) : i]
             if not _NOT.isdisjoint(near) and _MAYBE.isdisjoint(near):
@@ -257,6 +293,8 @@ class CrossingAnalyser:
             opened.append(h)
         closed: list[Hit] = []
         weak: list[Hit] = []
+        # "reports that the crossing had been shut were false": a closure denied
+        denied = not self._falsehoods.isdisjoint(sent.words)
         closed_again: Hit | None = None
         ended: list[Hit] = []
         for group, bucket in (("clo.closed", closed), ("clo.closed_weak", weak)):
@@ -271,7 +309,7 @@ class CrossingAnalyser:
                     or before_hit(sent, h, "shared.negations", 2)
                 ):
                     continue
-                if self._near(sent, h) or _building_block(sent, h) or _no_closing_word(sent, h):
+                if denied or self._near(sent, h) or _building_block(sent, h) or _no_closing_word(sent, h):
                     continue
                 if sent.has("truce.terms") and hit_after(sent, tok_end(sent, h), "truce.terms", 3):
                     continue  # "suspended the peace declaration": an accord, not a route
@@ -297,6 +335,8 @@ class CrossingAnalyser:
                 continue
             if sent.low.startswith(" a fraction", h.end):
                 continue  # "funds to help only a fraction of the returnees": a quantity
+            if sent.low[h.start : h.end] == "only" and _owned(sent, h):
+                continue  # "the district's only link": an adjective, not traffic let through
             before_verb = nxt and (
                 nxt[0] == "just" or (nxt[0].endswith("ed") and nxt[0] not in _RESTRICTING_VERBS)
             )
@@ -374,6 +414,14 @@ class CrossingAnalyser:
                 out.append((m.entry.name, m.entry.kind, region_of(m.entry)))
             if m.is_country:
                 countries.append(m)
+        if not out and sent.has_any(_STATE_GROUPS):
+            # "Rafah to stay closed", "Egypt keeps Rafah shut": a place whose bare name stands for
+            # its route, next to the words that tell the route's state
+            for m in mentions:
+                route = self._places.get(m.entry.stands_for) if m.entry.stands_for else None
+                if route is not None and _state_word_near(sent, m.hit):
+                    route_spans.append(m.hit)
+                    out.append((route.name, route.kind, region_of(route)))
         if not sent.has(ROUTE_WORDS_GROUP):
             return out
         low = sent.low
@@ -641,11 +689,16 @@ def _ended(toks: list[str], at: int) -> bool:
 
 def _no_closing_word(sent: Sentence, h: Hit) -> bool:
     """ "stopped" says a route is shut only beside the traffic it stopped ("cargo still stopped",
-    "stopped all trade"), not "police stopped a man"; "waiting" is no queue in "waiting times"."""
+    "stopped all trade"), not "police stopped a man"; "cancelled" beside services ("flights
+    cancelled"); "waiting" is no queue in "waiting times"."""
     word = sent.low[h.start : h.end]
     toks, i = sent.words, tok(sent, h)
     if word == "stopped":
         return _TRAFFIC_WORDS.isdisjoint(toks[max(0, i - 3) : i + 4])
+    if word == "cancelled":  # "cancelled flights", not "cancelled leave for police staff"
+        return _SERVICES.isdisjoint(toks[max(0, i - 4) : i + 5])
+    if word in ("cuts", "cutting"):  # "cuts the main road", not "cuts prices", "cutting waiting times"
+        return _ROUTE_NOUNS.isdisjoint(toks[i + 1 : i + 5])
     if word == "waiting":
         return i + 1 < len(toks) and toks[i + 1] in _NOT_A_QUEUE
     return False
@@ -659,6 +712,31 @@ def _lasted(toks: list[str], at: int) -> bool:
     if "had" in toks[at + 1 : at + 3]:
         return True
     return at >= 2 and toks[at - 1] in _SPANS and (toks[at - 2] == "-" or toks[at - 2].isdigit())
+
+
+def _state_word_near(sent: Sentence, place: Hit) -> bool:
+    at, end = tok(sent, place), tok_end(sent, place)
+    return any(
+        -_STATE_REACH <= tok(sent, h) - end <= _STATE_REACH or 0 < at - tok_end(sent, h) <= _STATE_REACH
+        for group in _STATE_GROUPS
+        for h in sent.groups(group)
+    )
+
+
+def _resumed_other(sent: Sentence, h: Hit, after: str) -> bool:
+    """ "resumed building a post", "resumed construction": work, not traffic, resumed."""
+    if sent.low[h.start : h.end] not in ("resumed", "resumes"):
+        return False
+    return (after.endswith("ing") and after not in _MOVING) or after in _WORK
+
+
+def _owned(sent: Sentence, h: Hit) -> bool:
+    """The word after "the", a possessive or "'s" ("the only", "the district's only")."""
+    i = tok(sent, h)
+    if i == 0:
+        return False
+    prev = sent.words[i - 1]
+    return prev in _OWNERS or prev.endswith("'s")
 
 
 def _building_block(sent: Sentence, h: Hit) -> bool:

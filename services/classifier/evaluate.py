@@ -141,8 +141,9 @@ def _show(value: Any) -> str:
 
 
 def crossing_key(name: str) -> str:
-    """Compare crossing names case-insensitively, ignoring a trailing parenthetical qualifier."""
-    return _QUALIFIER.sub("", name).strip().casefold()
+    """Compare crossing names case-insensitively, ignoring a trailing parenthetical qualifier and
+    the kind of dash (an en or em dash is read as a hyphen)."""
+    return _QUALIFIER.sub("", name).strip().casefold().replace("\u2013", "-").replace("\u2014", "-")
 
 
 def to_raw_item(row: Mapping[str, Any]) -> RawItemV1:

@@ -46,6 +46,7 @@ _TOLL_LEVEL_VERBS: Final = frozenset(
     }
 )
 _TOLL_VERB_REACH: Final = 24
+_SAVING: Final = frozenset({"saved", "save", "saves", "saving", "spared", "protected", "protect"})
 _VICTIM_REACH: Final = 6  # "killing six people, including four soldiers": soldiers among the victims
 _BOUNDARY: Final = frozenset(
     {";", ":", ".", "said", "says", "say", "told", "that", "when", "according", "while", "whereas"}
@@ -130,6 +131,8 @@ class CasualtyResult:
 
 _ACTIVE_KILLING: Final = frozenset({"kill", "kills", "killing"})
 _EXECUTE: Final = frozenset({"executed", "execute", "executes", "executing"})
+_ONE_MORE: Final = frozenset({"a", "an", "one", "his", "her"})  # before one more person in a list
+_REPORTED: Final = frozenset({"said", "says", "told", "added"})
 _BEFORE_OBJECT: Final = frozenset({"their", "his", "her", "a", "an", "one"})  # "injuring their mother"
 _BREAKDOWN: Final = frozenset({"including", "among", "of"})  # ", including ...", ", among them", ", of whom"
 # What follows a persons apposition: "Three civilians, a woman and her two daughters, perished".
@@ -197,6 +200,7 @@ class CasualtyAnalyser:
         cues = taxonomy.cues.casualties
         self._persons = frozenset(p.lower() for p in cues.person_nouns)
         self._armed = frozenset(p.lower() for p in cues.armed_people)
+        self._counted_nouns = frozenset(p.lower() for p in cues.counted_nouns)
         self._civilians = frozenset(p.lower() for p in cues.civilians)
         self._metaphor_objects = frozenset(p.lower() for p in cues.metaphor_objects)
         self._metaphor_subjects = frozenset(p.lower() for p in cues.metaphor_subjects)
@@ -267,7 +271,9 @@ class CasualtyAnalyser:
         if word == "bodies of":  # "the bodies of two herders"; not "the governing bodies of"
             j = tok_end(sent, hit)
             return j < len(toks) and self._reader.read(toks, j) is not None
-        if word == "bodies":  # "gunmen left three bodies"; not "law enforcement bodies", nor a morgue's
+        if word in self._counted_nouns:
+            # "gunmen left three bodies", "claimed 12 lives", "6 martyrs"; not "law enforcement
+            # bodies", "their lives", nor a morgue's bodies
             return _violent(sent, self._armed) and self._counted_before(toks, i)
         if (word_is_killing(word) or word in _EXECUTE) and self._metaphor_object(toks, tok_end(sent, hit)):
             return False  # "killing our business", "executed our plans"
@@ -366,13 +372,26 @@ class CasualtyAnalyser:
         return None
 
     def _coordinated(self, toks: list[str], k: int, v: int) -> Quantity:
-        """'a woman and a child', 'a teacher and his son': singular persons joined by 'and' count
-        one each."""
+        """'a woman and a child', 'a teacher and his son', 'the commissioner of Nawagai, a tehsildar
+        and three others': singular persons joined by 'and' or a comma count one each, and 'N
+        others' at the end of the list count N."""
         count, end, j = 1, k + 1, k + 1
-        while j + 2 < v and toks[j] == "and" and toks[j + 1] in ("a", "an", "one", "his", "her"):
-            if toks[j + 2] not in self._persons:
+        if j + 1 < v and toks[j] == "of" and toks[j + 1].isalpha():
+            j += 2  # "the assistant commissioner of Nawagai"
+        while j + 1 < v:
+            link = j + 1 if toks[j] == "," and toks[j + 1] == "and" else j
+            if toks[link] not in ("and", ","):
                 break
-            count, end, j = count + 1, j + 3, j + 3
+            nxt = link + 1
+            if nxt + 1 < v and toks[nxt] in _ONE_MORE and toks[nxt + 1] in self._persons:
+                if toks[link] == "," and nxt + 2 < len(toks) and toks[nxt + 2] in _REPORTED:
+                    break  # "killed a soldier, an official said"
+                count, end, j = count + 1, nxt + 2, nxt + 2
+                continue
+            q = self._reader.read(toks, nxt) if nxt < v else None
+            if q is not None and q.value is not None and q.end < v and toks[q.end] in ("others", "more"):
+                return Quantity(count + q.value, k, q.end + 1)  # "a policeman and two others"
+            break
         return Quantity(count, k, end, implicit=True)
 
     def _window_start(self, sent: Sentence, v: int, casualty_tokens: set[int]) -> int:
@@ -429,6 +448,12 @@ class CasualtyAnalyser:
             k = ve + 1 if ve < len(toks) and toks[ve] in _BEFORE_OBJECT else ve
             if k < len(toks) and toks[k] in self._persons:
                 return self._coordinated(toks, k, len(toks))
+            # "killing the assistant commissioner ...": a person named with a title
+            if k < len(toks) and toks[k] == "the":
+                k += 1
+            person = next((p for p in range(k, min(len(toks), k + 3)) if toks[p] in self._persons), None)
+            if person is not None and all(t.isalpha() for t in toks[k:person]):
+                return self._coordinated(toks, person, len(toks))
             if k + 2 < len(toks) and toks[k] in ("him", "her") and toks[k + 1] == "and":
                 # "wounding him and two security personnel": the one named before, and the others
                 more = self._reader.read(toks, k + 2)
@@ -458,7 +483,7 @@ class CasualtyAnalyser:
             if q is None or q.value is None or q.end > i or i - q.end > 3:
                 continue
             if all(t.replace("-", "").isalpha() or t == "-" for t in toks[q.end : i]):
-                return True
+                return q.start == 0 or toks[q.start - 1] not in _SAVING  # not "saved 12 lives"
         return False
 
     def _risen_to(self, toks: list[str], ve: int, *, to_at_once: bool = False) -> Quantity | None:

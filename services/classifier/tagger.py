@@ -38,6 +38,8 @@ _NOT_MATCHED: Final = frozenset(
         "cas.civilians",
         "cas.person_nouns",
         "cas.armed_people",
+        "cas.counted_nouns",
+        "clo.falsehoods",
         "cas.metaphor_objects",
         "cas.metaphor_subjects",
         "cas.totals",

@@ -119,6 +119,11 @@ class CasualtyCues(_Cues):
         default_factory=list,
         description="'weeks on', 'in numbers': a headline looking back; war tolls under it are background.",
     )
+    counted_nouns: PhraseList = Field(
+        default_factory=list,
+        description="Killed cues that count the dead only with a figure right before them, in a "
+        "violent sentence ('three bodies', '12 lives', '6 martyrs').",
+    )
     armed_people: PhraseList = Field(
         default_factory=list,
         description="Violence words that name armed people ('soldiers', 'troops'): in a sentence with a "
@@ -145,6 +150,10 @@ class CasualtyCues(_Cues):
 
 class ClosureCues(_Cues):
     closed: PhraseList = Field(min_length=1)
+    falsehoods: PhraseList = Field(
+        default_factory=list,
+        description="'baseless', 'rumours': a closure in a sentence with one of these words is denied.",
+    )
     closed_weak: PhraseList = Field(min_length=1, description="Consequences: 'stranded', 'stuck'.")
     opened: PhraseList = Field(min_length=1)
     restricted: PhraseList = Field(min_length=1, description="'only', 'still letting': some traffic moves.")
@@ -244,6 +253,11 @@ class GazetteerEntry(_Strict):
         default_factory=list,
         description="For a border: the countries it separates ('the Durand Line': AF and PK).",
     )
+    stands_for: str | None = Field(
+        default=None,
+        description="The route a place's bare name means in a sentence that tells a route's state "
+        "('Rafah to stay closed': the Rafah crossing); the canonical name of a route entry.",
+    )
 
     @field_validator("between")
     @classmethod
@@ -306,19 +320,29 @@ def load_gazetteer(paths: str | Path | Iterable[str | Path]) -> Gazetteer:
     entries: list[GazetteerEntry] = []
     theatres: list[str] = []
     seen: dict[str, str] = {}
+    places: list[tuple[Path, int]] = []  # each entry's file and index, for messages
     for path in _gazetteer_paths(paths):
         gfile = load_yaml_model(path, GazetteerFile)
         theatres.append(gfile.theatre)
         for i, entry in enumerate(gfile.entries):
             if entry.name in seen:
-                root, _ = compose_yaml(path)
-                raise ConfigError(
-                    str(path),
-                    f"duplicate canonical name {entry.name!r} (first defined in {seen[entry.name]})",
-                    line=line_of(root, ["entries", i, "name"]),
-                    field=f"entries.{i}.name",
-                )
+                message = f"duplicate canonical name {entry.name!r} (first defined in {seen[entry.name]})"
+                raise _entry_error(path, i, "name", message)
             seen[entry.name] = str(path)
             region = entry.region or gfile.region
             entries.append(entry.model_copy(update={"region": region}))
+            places.append((path, i))
+    kinds = {e.name: e.kind for e in entries}
+    for entry, (path, i) in zip(entries, places, strict=True):
+        if entry.stands_for is not None and kinds.get(entry.stands_for) not in ROUTE_KINDS:
+            message = f"stands_for {entry.stands_for!r} is not the canonical name of a route entry"
+            raise _entry_error(path, i, "stands_for", message)
     return Gazetteer(theatres=theatres, entries=entries)
+
+
+def _entry_error(path: Path, index: int, field: str, message: str) -> ConfigError:
+    """An error in one gazetteer entry's field, with the file and the field's line."""
+    root, _ = compose_yaml(path)
+    return ConfigError(
+        str(path), message, line=line_of(root, ["entries", index, field]), field=f"entries.{index}.{field}"
+    )

@@ -21,6 +21,8 @@ _ACCUSE: Final = frozenset({"accuses", "accused", "accusing", "accuse"})
 _ENDED_BEFORE: Final = frozenset({"ended", "ending", "ends", "end"})
 _PASSIVE_BE: Final = frozenset({"was", "were", "been", "being"})
 _HEDGE_REACH: Final = 90  # characters before the truce term
+# "a peace deal in neighbouring Kurram": the truce named is another place's.
+_ELSEWHERE: Final = frozenset({"neighbouring", "neighboring", "another", "elsewhere", "separate"})
 
 
 def _clean_hostile(sent: Sentence) -> list[Hit]:
@@ -118,7 +120,12 @@ class TruceAnalyser:
             return True
         if not hostile or "after" not in window[-5:]:
             return False
-        return hit_after(sent, tok_end(sent, term), "truce.start_verbs", 6) is not None
+        # "after the ceasefire took effect", "three days after elders signed a peace accord" (not
+        # "a peace deal in neighbouring Kurram": a truce elsewhere)
+        if hit_after(sent, tok_end(sent, term), "truce.start_verbs", 6) is not None:
+            return True
+        elsewhere = not _ELSEWHERE.isdisjoint(sent.words[tok_end(sent, term) : tok_end(sent, term) + 4])
+        return not elsewhere and hit_before(sent, i, "truce.start_verbs", 3) is not None
 
     def analyse(self, doc: Doc) -> Sentence | None:
         """The first sentence evidencing a violation, or None."""

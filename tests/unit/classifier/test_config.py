@@ -99,6 +99,20 @@ def test_gazetteer_border_countries_are_codes(tmp_path: Path) -> None:
     assert "Afghanistan" in str(info.value)
 
 
+def test_gazetteer_stands_for_names_a_route(tmp_path: Path) -> None:
+    town = (
+        "  - {name: Landi Kotal, kind: city, country: PK, stands_for: Landi Kotal road,"
+        " variants: [Landi Kotal]}\n"
+    )
+    path = _write(tmp_path, "g.yaml", MINI_GAZETTEER + town)
+    with pytest.raises(ConfigError) as info:
+        load_gazetteer(path)
+    assert info.value.field == "entries.1.stands_for"
+    assert "Landi Kotal road" in str(info.value)
+    fixed = MINI_GAZETTEER + town.replace("stands_for: Landi Kotal road", "stands_for: Torkham")
+    assert load_gazetteer(_write(tmp_path, "h.yaml", fixed)).entries[1].stands_for == "Torkham"
+
+
 def test_gazetteer_latitude_out_of_range(tmp_path: Path) -> None:
     path = _write(tmp_path, "g.yaml", MINI_GAZETTEER + "    lat: 123\n    lon: 70\n")
     with pytest.raises(ConfigError) as info:

@@ -15,6 +15,39 @@ V, C, K = Label.CEASEFIRE_VIOLATION, Label.CLOSURE, Label.CASUALTIES
 
 LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
     (
+        "an attack days after elders signed the accord",
+        "Tirah",
+        "Gunmen fired on a jirga member's car near Bara on Monday, wounding two, a week after elders "
+        "signed a peace accord in Peshawar.",
+        {V, K},
+    ),
+    (
+        "the first exchange since the truce",
+        "Angoor Adda",
+        "Border forces exchanged fire near Angoor Adda in the first major exchange since the Doha "
+        "ceasefire, officials said.",
+        {V},
+    ),
+    (
+        "Roman Urdu: a violation of the ceasefire",
+        "Bajaur mein golabari, jang bandi ki khilaf warzi: ISPR",
+        "",
+        {V},
+    ),
+    (
+        "a party blamed for a violation",
+        "Islamabad blames Kabul for truce violation near Angoor Adda",
+        "",
+        {V},
+    ),
+    ("the truce 'violated' after its term", "Truce violated as rockets hit Bajaur villages", "", {V}),
+    (
+        "lives saved are no toll",
+        "Rescue 1122 praised",
+        "Rescuers saved 30 lives after the bomb scare at the Peshawar bus stand, officials said.",
+        set(),
+    ),
+    (
         "accusing a party of violating the Doha deal",
         "Kabul accuses Pakistan of violating Doha deal after drone strike in Paktika",
         "",
@@ -818,6 +851,28 @@ FIGURE_CASES: list[tuple[str, str, str, int | None, int | None]] = [
         None,
     ),
     (
+        "a person and 'N others'",
+        "Kohat",
+        "The roadside bomb killed a police inspector and two others near Kohat tunnel.",
+        3,
+        None,
+    ),
+    (
+        "a titled person and 'N others' in a headline",
+        "Blast kills deputy commissioner, three others in Zhob",
+        "",
+        4,
+        None,
+    ),
+    (
+        "lives counted",
+        "Tank",
+        "The suicide attack on the police line claimed 11 lives, police said.",
+        11,
+        None,
+    ),
+    ("martyrs counted", "Zhob checkpost attack: 4 martyrs, 7 injured", "", 4, 7),
+    (
         "a score of",
         "Grenade attack on Peshawar market",
         "A score of shoppers were hurt, police said.",
@@ -846,6 +901,19 @@ def test_figure_families(
 
 
 CLOSURE_LABEL_CASES: list[tuple[str, str, str, bool]] = [
+    ("a closure weighed", "Khyber officials weigh closing Torkham for Ashura", "", False),
+    (
+        "leave cancelled is no route shut",
+        "Police on alert in Peshawar",
+        "The city police chief set up more checkpoints and cancelled leave for all officers.",
+        False,
+    ),
+    (
+        "closure reports called false",
+        "Chaman closure reports untrue, says Qila Abdullah administration",
+        "Reports that the Chaman crossing had been sealed were untrue, officials said.",
+        False,
+    ),
     (
         "trains suspended",
         "Train services to Peshawar suspended after track blast",
@@ -881,6 +949,56 @@ def test_closure_label_families(tag: TagFn, name: str, title: str, body: str, cl
 
 
 CROSSING_CASES: list[tuple[str, str, str, dict[str, str]]] = [
+    (
+        "a strike that cuts the main road at a crossing",
+        "Strike cuts main road at Jousieh crossing",
+        "",
+        {"Jousieh": "closed"},
+    ),
+    (
+        "the text's own dash in a route built from it",
+        "Sit-in",
+        "Traffic on the Quetta\u2013Sukkur highway remained suspended for a third day.",
+        {"Quetta\u2013Sukkur highway": "closed"},
+    ),
+    (
+        "'the only link' is no restriction",
+        "Kurram",
+        "The Thall\u2013Parachinar road, the valley's only link with Peshawar, remains closed to all "
+        "traffic.",
+        {"Parachinar highway": "closed"},
+    ),
+    (
+        "work resumed is no reopening",
+        "Torkham shut again",
+        "Pakistan closed Torkham on Friday after Afghan workers resumed building a post near the gate.",
+        {"Torkham": "closed"},
+    ),
+    (
+        "Roman Urdu: trade suspended, foot traffic continues",
+        "Chaman: Muharram ke baais tijarat 3 din muattal, paidal aamad-o-raft jari",
+        "",
+        {"Chaman": "partially_open"},
+    ),
+    (
+        "Roman Urdu road name",
+        "Parachinar ki sarak teesre maheene bhi band",
+        "",
+        {"Parachinar highway": "closed"},
+    ),
+    (
+        "a town's bare name standing for its crossing",
+        "Egypt says Rafah will stay shut to travellers",
+        "",
+        {"Rafah": "closed"},
+    ),
+    (
+        "the town itself, far from any state",
+        "Gaza",
+        "Israeli tanks moved into eastern Rafah overnight, residents said, and aid deliveries resumed in "
+        "the north of the Strip.",
+        {},
+    ),
     (
         "a negated reopening is a closure",
         "Ghulam Khan",
