@@ -16,7 +16,7 @@ from services.classifier.document import Doc, before_hit, hit_after, inside, tok
 from services.classifier.gazetteer import Mention, PlaceIndex, region_of
 from services.classifier.matcher import Hit, PhraseMatcher
 from services.classifier.sentences import Sentence
-from services.classifier.taxonomy import Taxonomy
+from services.classifier.taxonomy import GazetteerEntry, Taxonomy
 
 CLOSED, WEAK, OPEN, PARTIAL, RESTRICTED = "closed", "weak", "open", "partial", "restricted"
 RUNNING = "running"  # open as usual: cancels what queues and delays alone would say
@@ -161,6 +161,8 @@ _MOVING: Final = frozenset(
     }
 )
 _WORK: Final = frozenset({"construction", "talks", "negotiations", "fighting"})
+# Closing words that close only in some company (see _no_closing_word).
+_CHECKED_CLOSING: Final = frozenset({"stopped", "cancelled", "cuts", "cutting", "waiting", "block", "blocks"})
 _NOT_A_QUEUE: Final = frozenset({"time", "times", "period", "periods", "list", "lists", "room", "hours"})
 _AFTER_A_NOUN: Final = frozenset(
     {"of", "in", "on", "at", "near", "where", "which", "and", "was", "were", "is"}
@@ -262,7 +264,15 @@ class CrossingAnalyser:
     def __init__(self, taxonomy: Taxonomy, places: PlaceIndex) -> None:
         self._places = places
         self._kinds = {k.lower(): v for k, v in taxonomy.cues.closure.route_kinds.items()}
-        self._falsehoods = frozenset(w.lower() for w in taxonomy.cues.closure.falsehoods)
+        entries = places.entries
+        # By entry index (a mention's hit.ref): the route a place's bare name stands for, and the
+        # borders between the frontier's two countries ("the Pak-Afghan border").
+        self._stands_for: dict[int, GazetteerEntry] = {}
+        for i, entry in enumerate(entries):
+            route = places.get(entry.stands_for) if entry.stands_for else None
+            if route is not None:
+                self._stands_for[i] = route
+        self._frontier = frozenset(i for i, e in enumerate(entries) if set(e.between) >= _AFPAK)
 
     @staticmethod
     def register(matcher: PhraseMatcher) -> None:
@@ -275,15 +285,15 @@ class CrossingAnalyser:
         """The sentence's closure state, or that of the clause ``span`` (sentence offsets) only."""
         if not sent.has_any(_STATE_GROUPS):
             return None
+        low = sent.low
         opened = []
         negated: list[Hit] = []
         for h in _in_span(sent.groups("clo.opened"), span):
             i, j = tok(sent, h), tok_end(sent, h)
             toks = sent.words
-            if j < len(toks) and (toks[j] == "fire" or _resumed_other(sent, h, toks[j])):
+            if j < len(toks) and (toks[j] == "fire" or _resumed_other(low, h, toks[j])):
                 continue
-            near = toks[max(0, i - 3) : i]
-            if not _NOT.isdisjoint(near) and _MAYBE.isdisjoint(near):
+            if _negated(toks, i):
                 negated.append(h)  # "still not being let through", "has not reopened": still shut
                 continue
             if any(t in _FUTURE for t in toks[max(0, i - 2) : i]):
@@ -293,30 +303,35 @@ class CrossingAnalyser:
             opened.append(h)
         closed: list[Hit] = []
         weak: list[Hit] = []
-        # "reports that the crossing had been shut were false": a closure denied
-        denied = not self._falsehoods.isdisjoint(sent.words)
+        denied = sent.has("clo.falsehoods")  # "reports that the crossing had been shut were false"
+        again = "again" in low or "anew" in low or "once more" in low
         closed_again: Hit | None = None
         ended: list[Hit] = []
         for group, bucket in (("clo.closed", closed), ("clo.closed_weak", weak)):
             hits = _in_span(sent.groups(group), span)
             for h in hits:
-                if inside(h, hits):
+                if denied or inside(h, hits):
                     continue
+                word = low[h.start : h.end]
                 # "would be suspended until further notice" is a suspension, not a condition.
-                lasting = sent.low[h.start : h.end] == "until further notice"
-                if not lasting and (
+                if word != "until further notice" and (
                     before_hit(sent, h, "shared.hypotheticals", 5)
                     or before_hit(sent, h, "shared.negations", 2)
                 ):
                     continue
-                if denied or self._near(sent, h) or _building_block(sent, h) or _no_closing_word(sent, h):
+                if self._near(sent, h) or (word in _CHECKED_CLOSING and _no_closing_word(sent, h, word)):
                     continue
                 if sent.has("truce.terms") and hit_after(sent, tok_end(sent, h), "truce.terms", 3):
                     continue  # "suspended the peace declaration": an accord, not a route
-                if bucket is closed and not opened and _ended(sent.words, tok(sent, h)):
+                if (
+                    bucket is closed
+                    and not opened
+                    and word in _CLOSURE_NOUNS
+                    and _ended(sent.words, tok(sent, h))
+                ):
                     ended.append(h)  # "Trucks crossed again, ending a 19-day shutdown": a reopening
                     continue
-                if bucket is closed and _again(sent, h):
+                if bucket is closed and again and _again(sent, h):
                     closed_again = h  # "reopened last week, was shut again": the latest news
                 elif opened and self._cause_of_reopening(sent, h):
                     continue
@@ -342,7 +357,7 @@ class CrossingAnalyser:
             )
             if before_verb and sent.low[h.start : h.end] == "only":
                 continue  # before a verb: "had only responded to fire", "had only just begun"
-            prior = before_hit(sent, h, "clo.prior", 8)
+            prior = before_hit(sent, h, "clo.prior", 8) if opened else None
             if prior is not None and any(o.start < prior.start for o in opened):
                 continue  # "resumed on Monday, three weeks after the gate reopened to pedestrians only"
             restricted = True
@@ -356,7 +371,9 @@ class CrossingAnalyser:
             return OPEN
         if (closed or weak) and restricted:
             return PARTIAL
-        running = bool(_in_span(sent.groups("clo.stays_open"), span))
+        running = False
+        if sent.has("clo.stays_open"):
+            running = any(not _not_able(sent, h) for h in _in_span(sent.groups("clo.stays_open"), span))
         if closed:
             # "cargo suspended, while pedestrians could still cross": some traffic still moves.
             return PARTIAL if running else CLOSED
@@ -414,11 +431,11 @@ class CrossingAnalyser:
                 out.append((m.entry.name, m.entry.kind, region_of(m.entry)))
             if m.is_country:
                 countries.append(m)
-        if not out and sent.has_any(_STATE_GROUPS):
+        if not out and mentions and self._stands_for and sent.has_any(_STATE_GROUPS):
             # "Rafah to stay closed", "Egypt keeps Rafah shut": a place whose bare name stands for
             # its route, next to the words that tell the route's state
             for m in mentions:
-                route = self._places.get(m.entry.stands_for) if m.entry.stands_for else None
+                route = self._stands_for.get(m.hit.ref)
                 if route is not None and _state_word_near(sent, m.hit):
                     route_spans.append(m.hit)
                     out.append((route.name, route.kind, region_of(route)))
@@ -647,12 +664,10 @@ class CrossingAnalyser:
             )
         return ClosureResult(out, evidence if positive else None, positive)
 
-    @staticmethod
-    def _afpak_context(ms: list[Mention]) -> bool:
+    def _afpak_context(self, ms: list[Mention]) -> bool:
         """A country of the frontier, or the border between them ("Pak-Afghan border crossings")."""
         return any(
-            (m.is_country and m.entry.country in ("AF", "PK")) or not _AFPAK.isdisjoint(m.entry.between)
-            for m in ms
+            (m.is_country and m.entry.country in ("AF", "PK")) or m.hit.ref in self._frontier for m in ms
         )
 
     @staticmethod
@@ -665,15 +680,10 @@ class CrossingAnalyser:
         seen = {m.entry.country for ms in mentions.values() for m in ms if m.is_country}
         return seen <= {"AF", "PK"}
 
-    @staticmethod
-    def _afpak_context_doc(mentions: dict[int, list[Mention]]) -> bool:
-        seen: set[str | None] = set()
-        for ms in mentions.values():
-            for m in ms:
-                if not m.entry.venue:
-                    seen.add(m.entry.country)
-                    seen.update(m.entry.between)
-        return seen >= _AFPAK
+    def _afpak_context_doc(self, mentions: dict[int, list[Mention]]) -> bool:
+        seen = {m.entry.country for ms in mentions.values() for m in ms if not m.entry.venue}
+        frontier = any(m.hit.ref in self._frontier for ms in mentions.values() for m in ms)
+        return frontier or seen >= _AFPAK
 
 
 def _ended(toks: list[str], at: int) -> bool:
@@ -687,11 +697,13 @@ def _ended(toks: list[str], at: int) -> bool:
     return False
 
 
-def _no_closing_word(sent: Sentence, h: Hit) -> bool:
-    """ "stopped" says a route is shut only beside the traffic it stopped ("cargo still stopped",
-    "stopped all trade"), not "police stopped a man"; "cancelled" beside services ("flights
-    cancelled"); "waiting" is no queue in "waiting times"."""
-    word = sent.low[h.start : h.end]
+def _no_closing_word(sent: Sentence, h: Hit, word: str) -> bool:
+    """For a word of _CHECKED_CLOSING: "stopped" says a route is shut only beside the traffic it
+    stopped ("cargo still stopped", "stopped all trade"), not "police stopped a man"; "cancelled"
+    beside services ("flights cancelled"); "waiting" is no queue in "waiting times"; "block" is
+    no closing verb in "the administrative block"."""
+    if word in ("block", "blocks"):
+        return _building_block(sent, h)
     toks, i = sent.words, tok(sent, h)
     if word == "stopped":
         return _TRAFFIC_WORDS.isdisjoint(toks[max(0, i - 3) : i + 4])
@@ -723,11 +735,29 @@ def _state_word_near(sent: Sentence, place: Hit) -> bool:
     )
 
 
-def _resumed_other(sent: Sentence, h: Hit, after: str) -> bool:
-    """ "resumed building a post", "resumed construction": work, not traffic, resumed."""
-    if sent.low[h.start : h.end] not in ("resumed", "resumes"):
+def _not_able(sent: Sentence, h: Hit) -> bool:
+    """ "were not able to cross": no traffic that still moves."""
+    if not sent.low.startswith("able", h.start):
         return False
-    return (after.endswith("ing") and after not in _MOVING) or after in _WORK
+    i = tok(sent, h)
+    return i > 0 and sent.words[i - 1] in _NOT
+
+
+def _negated(toks: list[str], i: int) -> bool:
+    """ "not" or "never" within three words before token ``i``, and no "would", "may", "if" ..."""
+    negated = False
+    for k in range(max(0, i - 3), i):
+        if toks[k] in _MAYBE:
+            return False
+        negated = negated or toks[k] in _NOT
+    return negated
+
+
+def _resumed_other(low: str, h: Hit, after: str) -> bool:
+    """ "resumed building a post", "resumed construction": work, not traffic, resumed."""
+    if not ((after.endswith("ing") and after not in _MOVING) or after in _WORK):
+        return False
+    return low.startswith("resume", h.start) and h.end - h.start == 7
 
 
 def _owned(sent: Sentence, h: Hit) -> bool:
@@ -741,8 +771,6 @@ def _owned(sent: Sentence, h: Hit) -> bool:
 
 def _building_block(sent: Sentence, h: Hit) -> bool:
     """ "inside the administrative block", "a block of flats": the noun, not the closing verb."""
-    if sent.low[h.start : h.end] not in ("block", "blocks"):
-        return False
     toks, i, j = sent.words, tok(sent, h), tok_end(sent, h)
     after = toks[j] if j < len(toks) else "."
     noun_follows = not after.isalnum() or after in _AFTER_A_NOUN
@@ -751,8 +779,8 @@ def _building_block(sent: Sentence, h: Hit) -> bool:
 
 def _again(sent: Sentence, h: Hit) -> bool:
     """A closing word followed by "again", "once more" or "anew": a route closed after it reopened."""
-    after = sent.low[h.end : h.end + 12].split()
-    return bool(after) and (after[0] in ("again", "anew") or after[:2] == ["once", "more"])
+    low, end = sent.low, h.end
+    return low.startswith(" again", end) or low.startswith(" once more", end) or low.startswith(" anew", end)
 
 
 def _in_span(hits: list[Hit], span: tuple[int, int] | None) -> list[Hit]:

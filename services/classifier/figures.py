@@ -266,7 +266,7 @@ class CasualtyAnalyser:
             return False
         if hit.group == "cas.injured" and _DEATH_FROM_WOUNDS.intersection(toks[max(0, i - 4) : i]):
             return False  # "two more succumbed to their wounds"
-        if hit.group == "cas.injured" and _DEATH_FROM_WOUNDS.intersection(toks[i + 1 : i + 4]):
+        if hit.group == "cas.injured" and _died_after(toks, i):
             return False  # "after two wounded officers died in hospital": they are dead, not hurt
         if word == "bodies of":  # "the bodies of two herders"; not "the governing bodies of"
             j = tok_end(sent, hit)
@@ -451,9 +451,11 @@ class CasualtyAnalyser:
             # "killing the assistant commissioner ...": a person named with a title
             if k < len(toks) and toks[k] == "the":
                 k += 1
-            person = next((p for p in range(k, min(len(toks), k + 3)) if toks[p] in self._persons), None)
-            if person is not None and all(t.isalpha() for t in toks[k:person]):
-                return self._coordinated(toks, person, len(toks))
+            for person in range(k, min(len(toks), k + 3)):
+                if toks[person] in self._persons:
+                    if all(t.isalpha() for t in toks[k:person]):
+                        return self._coordinated(toks, person, len(toks))
+                    break
             if k + 2 < len(toks) and toks[k] in ("him", "her") and toks[k + 1] == "and":
                 # "wounding him and two security personnel": the one named before, and the others
                 more = self._reader.read(toks, k + 2)
@@ -557,6 +559,7 @@ class CasualtyAnalyser:
                 continue
             separate = sent.has("cas.separate_event")
             casualty_tokens = {tok(sent, h) for h in hits}
+            civilians_named = not self._civilians.isdisjoint(sent.words)  # a civilian count needs one
             for hit in hits:
                 if not self._hit_usable(sent, hit, title_has):
                     continue
@@ -574,12 +577,12 @@ class CasualtyAnalyser:
                 q = None if _no_figure_of_its_own(sent, hit) else self._figure(sent, hit, casualty_tokens)
                 order += 1
                 if q is not None:
+                    at = tok(sent, hit)
                     level = (
                         LEVEL_TOLL
-                        if (hit.group == "cas.toll" and not _claimed_toll(sent.words, tok(sent, hit)))
-                        or (
-                            _the_number_of(sent.words, tok(sent, hit))
-                            and not _claimed_toll(sent.words, tok(sent, hit))
+                        if (
+                            (hit.group == "cas.toll" or _the_number_of(sent.words, at))
+                            and not _claimed_toll(sent.words, at)
                         )
                         or self._is_total(sent.words, q)
                         else LEVEL_AMONG
@@ -589,7 +592,7 @@ class CasualtyAnalyser:
                         else LEVEL_EXPLICIT
                     )
                     found.append(Candidate(kind, q.value, level, sent, order))
-                if kind == "killed":
+                if kind == "killed" and civilians_named:
                     civ = self._civilians_count(sent, hit, casualty_tokens)
                     if civ is not None:
                         found.append(Candidate("civilians_killed", civ, LEVEL_EXPLICIT, sent, order))
@@ -725,10 +728,10 @@ def _violent(sent: Sentence, armed: frozenset[str], *, cause_in_item: bool = Fal
         return False
     calm = sent.groups("cas.non_violent")
     acts = sent.groups("cas.violence")
-    if calm or cause_in_item:
+    low = sent.low
+    if (calm or cause_in_item) and any(low[v.start : v.end] in armed for v in acts):
         victims = [tok_end(sent, h) for group in ("cas.killed", "cas.injured") for h in sent.groups(group)]
         if victims:
-            low = sent.low
             acts = [
                 v
                 for v in acts
@@ -737,6 +740,11 @@ def _violent(sent: Sentence, armed: frozenset[str], *, cause_in_item: bool = Fal
             ]
     calm = calm + sent.groups("cas.calm")
     return any(not any(c.start <= v.start < c.end for c in calm) for v in acts)
+
+
+def _died_after(toks: list[str], i: int) -> bool:
+    """A death verb within three words after token ``i`` ("wounded officers died")."""
+    return any(toks[k] in _DEATH_FROM_WOUNDS for k in range(i + 1, min(len(toks), i + 4)))
 
 
 def _doc_violent_title(doc: Doc, armed: frozenset[str]) -> bool:

@@ -39,7 +39,6 @@ _NOT_MATCHED: Final = frozenset(
         "cas.person_nouns",
         "cas.armed_people",
         "cas.counted_nouns",
-        "clo.falsehoods",
         "cas.metaphor_objects",
         "cas.metaphor_subjects",
         "cas.totals",

@@ -152,7 +152,7 @@ class ClosureCues(_Cues):
     closed: PhraseList = Field(min_length=1)
     falsehoods: PhraseList = Field(
         default_factory=list,
-        description="'baseless', 'rumours': a closure in a sentence with one of these words is denied.",
+        description="'baseless', 'rumours': a closure told in a sentence with one of these is denied.",
     )
     closed_weak: PhraseList = Field(min_length=1, description="Consequences: 'stranded', 'stuck'.")
     opened: PhraseList = Field(min_length=1)
