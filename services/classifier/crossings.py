@@ -161,6 +161,15 @@ _MOVING: Final = frozenset(
     }
 )
 _WORK: Final = frozenset({"construction", "talks", "negotiations", "fighting"})
+# What a closing verb may halt that is no traffic on a route.
+_NOT_TRAFFIC_AFTER: Final = (
+    " deportation",
+    " repatriation",
+    " talks",
+    " negotiations",
+    " construction",
+    " dialogue",
+)
 # Closing words that close only in some company (see _no_closing_word).
 _CHECKED_CLOSING: Final = frozenset({"stopped", "cancelled", "cuts", "cutting", "waiting", "block", "blocks"})
 _NOT_A_QUEUE: Final = frozenset({"time", "times", "period", "periods", "list", "lists", "room", "hours"})
@@ -321,6 +330,8 @@ class CrossingAnalyser:
                     continue
                 if self._near(sent, h) or (word in _CHECKED_CLOSING and _no_closing_word(sent, h, word)):
                     continue
+                if low.startswith(_NOT_TRAFFIC_AFTER, h.end):
+                    continue  # "halts deportations", "suspended talks": no route shut
                 if sent.has("truce.terms") and hit_after(sent, tok_end(sent, h), "truce.terms", 3):
                     continue  # "suspended the peace declaration": an accord, not a route
                 if (
@@ -431,7 +442,7 @@ class CrossingAnalyser:
                 out.append((m.entry.name, m.entry.kind, region_of(m.entry)))
             if m.is_country:
                 countries.append(m)
-        if not out and mentions and self._stands_for and sent.has_any(_STATE_GROUPS):
+        if mentions and self._stands_for and sent.has_any(_STATE_GROUPS):
             # "Rafah to stay closed", "Egypt keeps Rafah shut": a place whose bare name stands for
             # its route, next to the words that tell the route's state
             for m in mentions:

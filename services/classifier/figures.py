@@ -131,6 +131,7 @@ class CasualtyResult:
 
 _ACTIVE_KILLING: Final = frozenset({"kill", "kills", "killing"})
 _EXECUTE: Final = frozenset({"executed", "execute", "executes", "executing"})
+_QUOTES: Final = frozenset({"'", '"', "\u2018", "\u2019", "\u201c", "\u201d"})
 _ONE_MORE: Final = frozenset({"a", "an", "one", "his", "her"})  # before one more person in a list
 _REPORTED: Final = frozenset({"said", "says", "told", "added"})
 _BEFORE_OBJECT: Final = frozenset({"their", "his", "her", "a", "an", "one"})  # "injuring their mother"
@@ -302,8 +303,8 @@ class CasualtyAnalyser:
             word = toks[k]
             if word in self._metaphor_objects:
                 return True
-            if word in _DETERMINERS or word.endswith("'s"):
-                continue
+            if word in _DETERMINERS or word.endswith("'s") or word in _QUOTES:
+                continue  # "closure 'killing' Peshawar's trade": a quote mark closes the verb
             if modifiers or not word.isalpha() or word in self._persons:
                 return False
             modifiers += 1  # "tourist" in "tourist season"

@@ -15,6 +15,12 @@ V, C, K = Label.CEASEFIRE_VIOLATION, Label.CLOSURE, Label.CASUALTIES
 
 LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
     (
+        "a quoted metaphor",
+        "Chaman shut: closure 'killing' Quetta's fruit trade, wholesalers say",
+        "",
+        {C},
+    ),
+    (
         "an attack days after elders signed the accord",
         "Tirah",
         "Gunmen fired on a jirga member's car near Bara on Monday, wounding two, a week after elders "
@@ -901,6 +907,18 @@ def test_figure_families(
 
 
 CLOSURE_LABEL_CASES: list[tuple[str, str, str, bool]] = [
+    (
+        "the threat of a closure",
+        "Chaman freight rates up",
+        "Lorries crossed at Chaman as usual, but the threat of a closure pushed up freight rates.",
+        False,
+    ),
+    (
+        "deportations halted are no route shut",
+        "Pakistan halts deportations of Afghans through Torkham",
+        "",
+        False,
+    ),
     ("a closure weighed", "Khyber officials weigh closing Torkham for Ashura", "", False),
     (
         "leave cancelled is no route shut",
@@ -949,6 +967,18 @@ def test_closure_label_families(tag: TagFn, name: str, title: str, body: str, cl
 
 
 CROSSING_CASES: list[tuple[str, str, str, dict[str, str]]] = [
+    (
+        "trucks roll through after a halt",
+        "Aid convoys roll through Zikim after two-day halt",
+        "",
+        {"Zikim": "reopened"},
+    ),
+    (
+        "a town standing for its crossing beside another crossing",
+        "Gaza aid",
+        "Trucks entered through Kissufim on Sunday; Rafah stays shut to travellers.",
+        {"Rafah": "closed"},
+    ),
     (
         "a strike that cuts the main road at a crossing",
         "Strike cuts main road at Jousieh crossing",
