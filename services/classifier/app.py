@@ -57,6 +57,7 @@ from schemas.topics import TOPICS, TopicKey
 from services.classifier.batch_core import (
     INCIDENTS,
     STORIES,
+    TABLES,
     BatchOutcome,
     ClassifierCore,
     FailedItem,
@@ -71,7 +72,7 @@ from services.classifier.stories import StoryConfig
 from services.classifier.tagger import CLASSIFIER_VERSION, load_tagger
 from services.common.clock import Clock, utc_now
 from services.common.dead_letters import dead_letter_headers, make_dead_letter
-from services.common.kafka_admin import ensure_topics
+from services.common.kafka_admin import ensure_compacted_topics, ensure_topics
 from services.common.logs import configure_logging
 from services.common.settings import CommonSettings
 
@@ -453,7 +454,7 @@ def create_app(
     def table(name: str) -> _Table:
         # The changelog keeps the name it had when faust's app id was the group id.
         changelog = app.topic(
-            f"{group}-{name}-changelog",
+            changelog_name(group, name),
             key_type=bytes,
             value_type=bytes,
             partitions=partitions,
@@ -477,7 +478,7 @@ def create_app(
     # Changelog records of a state rebuild, sent with the next batch's outputs.
     rebuilt_writes: list[_Output] = []
 
-    changelogs = {f"{group}-{name}-changelog" for name in tables}
+    changelogs = set(changelog_topics(settings))
     every_changelog_partition = len(changelogs) * partitions
     waiting_logged: dict[str, int | None] = {"generation": None}
 
@@ -718,10 +719,24 @@ def create_app(
     return app
 
 
+def changelog_name(group: str, table: str) -> str:
+    """A table's changelog topic (the name it had when faust's app id was the group id)."""
+    return f"{group}-{table}-changelog"
+
+
+def changelog_topics(settings: ClassifierSettings) -> list[str]:
+    """The changelog topics of the classifier's tables."""
+    return [changelog_name(settings.classifier_group_id, name) for name in TABLES]
+
+
 def run_classifier(settings: ClassifierSettings) -> None:
     """Load and validate configuration, create the topics, and run the faust worker until a signal."""
     tagger = load_tagger(settings.taxonomy_file, settings.gazetteer_path)
     ensure_topics(settings)
+    # The tables' changelogs exist before faust's group joins: created by faust at start-up, one of
+    # them could still be missing from the metadata of the first assignment, which then leaves its
+    # partitions unassigned and the worker waiting for them.
+    ensure_compacted_topics(settings, changelog_topics(settings), TOPICS[TopicKey.RAW_ITEMS].partitions)
     settings.classifier_data_dir.mkdir(parents=True, exist_ok=True)
     # The tagging process is forked here, before faust starts any thread.
     runner = make_runner(build_core(settings, tagger), settings.classifier_tag_processes)

@@ -40,3 +40,37 @@ def ensure_topics(settings: CommonSettings, timeout_s: float = 30.0) -> list[str
         return created
     finally:
         admin.close()
+
+
+def ensure_compacted_topics(
+    settings: CommonSettings, names: list[str], partitions: int, timeout_s: float = 30.0
+) -> list[str]:
+    """Create the compacted topics among ``names`` that do not exist yet (a state store's
+    changelogs); return the names created. Creating them before a consumer group that reads them
+    joins means the group's first assignment sees them in the metadata."""
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_list,
+        client_id="borderwatch-admin",
+        request_timeout_ms=int(timeout_s * 1000),
+    )
+    try:
+        existing = set(admin.list_topics())
+        wanted = [
+            NewTopic(
+                name=name,
+                num_partitions=partitions,
+                replication_factor=1,
+                topic_configs={"cleanup.policy": "compact"},
+            )
+            for name in names
+            if name not in existing
+        ]
+        if not wanted:
+            return []
+        with contextlib.suppress(TopicAlreadyExistsError):
+            admin.create_topics(wanted, timeout_ms=int(timeout_s * 1000))
+        created = [t.name for t in wanted]
+        log.info("created compacted topics %s", created)
+        return created
+    finally:
+        admin.close()

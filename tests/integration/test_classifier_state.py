@@ -292,3 +292,28 @@ def test_the_stop_switch_halts_instead_of_dead_lettering_everything(
         assert lag is None or lag >= 16
     finally:
         c.proc.stop(signal.SIGKILL)
+
+
+def test_table_changelogs_are_created_compacted_before_the_worker_joins(kafka_bootstrap: str) -> None:
+    """The classifier creates its tables' changelogs itself, compacted, before faust's group joins
+    (so the first assignment sees every changelog partition); a second call creates nothing."""
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+
+    from services.classifier.app import ClassifierSettings, changelog_topics
+    from services.common.kafka_admin import ensure_compacted_topics
+
+    settings = ClassifierSettings(
+        kafka_bootstrap_servers=kafka_bootstrap, classifier_group_id=f"changelogs-{uuid.uuid4().hex[:8]}"
+    )
+    names = changelog_topics(settings)
+    assert sorted(ensure_compacted_topics(settings, names, 3)) == sorted(names)
+    assert ensure_compacted_topics(settings, names, 3) == []
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        described = {t["name"]: t for t in admin.describe_topics(names)}
+        assert {name: len(described[name]["partitions"]) for name in names} == dict.fromkeys(names, 3)
+        configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name) for name in names])
+        policies = {name: config["cleanup.policy"]["value"] for name, config in configs["topic"].items()}
+        assert policies == dict.fromkeys(names, "compact")
+    finally:
+        admin.close()
