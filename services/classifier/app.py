@@ -9,10 +9,10 @@ takes whole fetches from an aiokafka consumer (``getmany``) in the consumer grou
 more per message than tagging does; reading whole fetches removes that floor. Each record of a
 batch is handled alone: an exception becomes a dead letter with its reason and the batch goes on.
 Batches are decided by :class:`~services.classifier.batch_core.ClassifierCore`, in the event
-loop, or with ``classifier_tag_processes=1`` half of it in a tagging process beside the loop
-(:mod:`services.classifier.core_process`), which sends and commits one batch while the next is
-tagged; the core's state writes come back as table changes and are applied to the faust tables
-here.
+loop, or (``classifier_tag_processes=1``, the default with two or more CPUs) with its tagging in a
+process beside the loop (:mod:`services.classifier.core_process`), while the loop sends and
+commits one batch and gives the next its story ids; the core's state writes come back as table
+changes and are applied to the faust tables here.
 
 Delivery: every output of a batch (tagged events, incident revisions, dead letters, table
 changelog records) is sent with faust's producer and the batch waits until the broker acknowledged
@@ -63,7 +63,7 @@ from services.classifier.batch_core import (
     FailedItem,
     TableChange,
 )
-from services.classifier.core_process import CoreFailed, CoreRunner, make_runner
+from services.classifier.core_process import CoreFailed, CoreRunner, make_runner, tagging_processes
 from services.classifier.dlq_limit import DlqLimitConfig
 from services.classifier.incidents import IncidentConfig
 from services.classifier.metrics import INPUT_TOPIC, ClassifierMetrics, create_metrics
@@ -112,13 +112,14 @@ class ClassifierSettings(CommonSettings):
     classifier_dlq_max_consecutive: int = Field(default=200, ge=1)
     classifier_dlq_window_s: float = Field(default=60.0, gt=0)
     classifier_dlq_min_messages: int = Field(default=50, ge=1)
-    classifier_tag_processes: int = Field(
-        default=0,
+    classifier_tag_processes: int | None = Field(
+        default=None,
         ge=0,
         le=1,
         description=(
-            "0: decide batches in the event loop; 1: tag in a process beside it (faster with a "
-            "spare core, about 80 MB more resident memory)."
+            "0: decide batches in the event loop; 1: tag in a process beside it (needs a second "
+            "core; about 80 MB more resident memory). Unset: 1 when the service may run on two "
+            "or more CPUs, else 0."
         ),
     )
 
@@ -739,7 +740,9 @@ def run_classifier(settings: ClassifierSettings) -> None:
     ensure_compacted_topics(settings, changelog_topics(settings), TOPICS[TopicKey.RAW_ITEMS].partitions)
     settings.classifier_data_dir.mkdir(parents=True, exist_ok=True)
     # The tagging process is forked here, before faust starts any thread.
-    runner = make_runner(build_core(settings, tagger), settings.classifier_tag_processes)
+    processes = tagging_processes(settings.classifier_tag_processes, len(os.sched_getaffinity(0)))
+    log.info("tagging %s", "in a tagging process beside the event loop" if processes else "in the event loop")
+    runner = make_runner(build_core(settings, tagger), processes)
     app = create_app(settings, runner, taxonomy_version=tagger.taxonomy.version)
     worker = _JsonLoggingWorker(app, loglevel=settings.log_level.lower(), quiet=True)
     try:

@@ -1,18 +1,19 @@
 """The classifier's whole per-batch decision, free of Kafka and faust: raw message values in,
 encoded outputs and state changes out.
 
-Two halves, each with its own state:
+Three parts, in message order:
 
-- :class:`StoryTagger` decodes and tags each value, gives it its story id (story signatures are
-  its state) and encodes the tagged event; it also reduces the event to the
-  :class:`~services.classifier.incidents.IncidentReport` that incidents need;
+- :class:`StoryDesk` gives each value its story id (story signatures are its state);
+- :class:`BatchTagger` decodes and tags each value with its story id and encodes the tagged event;
+  it also reduces the event to the :class:`~services.classifier.incidents.IncidentReport` that
+  incidents need. It has no state;
 - :class:`IncidentDesk` applies the stop-switch in message order and counts each report in its
   incidents (incidents are its state); once per batch it takes the incident revisions.
 
-:class:`ClassifierCore` runs both, one after the other. The service can instead run the
-:class:`StoryTagger` in a tagging process beside its event loop and the :class:`IncidentDesk` in
-the loop (:mod:`services.classifier.core_process`): tagging is most of the cost per item, and
-what crosses between them is bytes, strings and numbers.
+:class:`ClassifierCore` runs the three one after the other. The service can instead run the
+:class:`BatchTagger` in a tagging process beside its event loop, and the two desks in the loop
+(:mod:`services.classifier.core_process`): tagging is most of the cost per item, and what
+crosses between them is bytes, strings and numbers.
 
 State writes are recorded as :class:`TableChange` s: the service applies them to its faust
 tables, whose changelogs make them durable, and loads the tables' content back after a restart.
@@ -31,10 +32,12 @@ from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from schemas.codec import InvalidMessage, encode
+from schemas.codec import InvalidMessage, decode_as, encode
+from schemas.raw_items import RawItemV1
+from schemas.tagged_events import TaggedEventV1
 from services.classifier.dlq_limit import DeadLetterLimitExceeded, DlqLimit, DlqLimitConfig
 from services.classifier.incidents import IncidentBook, IncidentConfig, IncidentReport, report_of
-from services.classifier.process import ItemTagger, classify_item, cloudevent_headers
+from services.classifier.process import ItemTagger, cloudevent_headers
 from services.classifier.stories import StoryConfig, StoryIndex
 
 STORIES = "stories"
@@ -82,14 +85,6 @@ class IncidentRevision(NamedTuple):
     label: str
 
 
-class TaggedBatch(NamedTuple):
-    """What the :class:`StoryTagger` made of a batch."""
-
-    items: list[Item]
-    changes: list[TableChange]
-    stories_indexed: int
-
-
 class BatchOutcome(NamedTuple):
     items: list[Item]  # up to the stop-switch, in message order
     incidents: list[IncidentRevision]
@@ -132,57 +127,102 @@ class RecordedMapping(MutableMapping[str, bytes]):
         return changes
 
 
-class StoryTagger:
-    """Decode, tag, story id, encode: one value at a time; story signatures are its state."""
+def _failure(position: int, exc: Exception) -> FailedItem:
+    reason = f"tagging failed: {type(exc).__name__}: {exc}"
+    return FailedItem(position, reason, "processing", traceback.format_exc(limit=8))
 
-    def __init__(
-        self, tagger: ItemTagger, config: StoryConfig, *, timer: Callable[[], float] = time.perf_counter
-    ) -> None:
-        self._tagger = tagger
+
+Story = str | FailedItem  # a value's story id, or why the value failed before tagging
+
+
+class StoryDesk:
+    """Story ids, in message order; story signatures are its state.
+
+    Redelivering an item gives it the story id it had (incidents then re-state, not advance, what
+    they already counted)."""
+
+    def __init__(self, config: StoryConfig) -> None:
         self._store = RecordedMapping(STORIES)
-        self.stories = StoryIndex(self._store, config, defer_writes=True)
-        self._timer = timer
+        self.index = StoryIndex(self._store, config, defer_writes=True)
 
     def load(self, stories: dict[str, bytes]) -> tuple[int, list[TableChange]]:
         """Replace the state with the table's content; returns the entries kept and the writes the
         rebuild made (entries that left the window while the service was down)."""
         self._store.load(stories)
-        return self.stories.rebuild(), self._store.take_changes()
+        return self.index.rebuild(), self._store.take_changes()
 
-    def tag(self, values: Sequence[bytes | None], now: datetime, start: int = 0) -> list[Item]:
-        items: list[Item] = []
+    def assign(self, values: Sequence[bytes | None], now: datetime, start: int = 0) -> list[Story]:
+        """Each value's story id; an undecodable value (or one that fails here) gets its
+        :class:`FailedItem` instead and is not tagged."""
+        stories: list[Story] = []
         for offset, value in enumerate(values):
-            position = start + offset
             try:
-                tagged, took = classify_item(value, self._tagger, self.stories, now, self._timer)
-                items.append(
-                    TaggedItem(
-                        position,
-                        encode(tagged),
-                        tagged.item_id.encode(),
-                        cloudevent_headers(tagged),
-                        tuple(label.value for label in tagged.labels),
-                        tagged.ingested_at.timestamp(),
-                        took,
-                        report_of(tagged),
-                    )
-                )
+                item = decode_as(RawItemV1, value)
+                stories.append(self.index.assign(item.id, item.title, item.body, item.published_at, now))
             except InvalidMessage as exc:
-                items.append(FailedItem(position, exc.reason, exc.reason_class))
+                stories.append(FailedItem(start + offset, exc.reason, exc.reason_class))
             except Exception as exc:  # per-value isolation: never let one item stop the stream
-                reason = f"tagging failed: {type(exc).__name__}: {exc}"
-                items.append(FailedItem(position, reason, "processing", traceback.format_exc(limit=8)))
-        return items
+                stories.append(_failure(start + offset, exc))
+        return stories
 
     def flush(self) -> tuple[list[TableChange], int]:
         """The story writes since the last flush, and the entries in the window."""
-        self.stories.flush()
-        return self._store.take_changes(), len(self.stories)
+        self.index.flush()
+        return self._store.take_changes(), len(self.index)
 
-    def tag_batch(self, values: Sequence[bytes | None], now: datetime) -> TaggedBatch:
-        items = self.tag(values, now)
-        changes, indexed = self.flush()
-        return TaggedBatch(items, changes, indexed)
+
+class BatchTagger:
+    """Decode, tag and encode the values given their story ids; no state of its own, so it can run
+    in a tagging process beside the event loop.
+
+    The work goes in phases over the whole slice (decode all, then tag all, then encode all): each
+    phase keeps its own tables and code hot, where one value at a time through every step would
+    swap them in and out of the processor's caches."""
+
+    def __init__(self, tagger: ItemTagger, *, timer: Callable[[], float] = time.perf_counter) -> None:
+        self._tagger = tagger
+        self._timer = timer
+
+    def tag(
+        self, values: Sequence[bytes | None], stories: Sequence[Story], now: datetime, start: int = 0
+    ) -> list[Item]:
+        """The values' items, in order (``stories`` from :meth:`StoryDesk.assign` on the same values)."""
+        slots: list[Item | None] = [None] * len(values)  # each is filled by one of the phases
+        decoded: list[tuple[int, RawItemV1, str]] = []
+        for offset, (value, story) in enumerate(zip(values, stories, strict=True)):
+            if isinstance(story, FailedItem):
+                slots[offset] = story
+                continue
+            try:
+                decoded.append((offset, decode_as(RawItemV1, value), story))
+            except InvalidMessage as exc:
+                slots[offset] = FailedItem(start + offset, exc.reason, exc.reason_class)
+            except Exception as exc:
+                slots[offset] = _failure(start + offset, exc)
+        tagged: list[tuple[int, TaggedEventV1, float]] = []
+        timer, tagger = self._timer, self._tagger
+        for offset, item, story in decoded:
+            try:
+                started = timer()
+                event = tagger.tag(item, now, story)
+                tagged.append((offset, event, timer() - started))
+            except Exception as exc:
+                slots[offset] = _failure(start + offset, exc)
+        for offset, event, took in tagged:
+            try:
+                slots[offset] = TaggedItem(
+                    start + offset,
+                    encode(event),
+                    event.item_id.encode(),
+                    cloudevent_headers(event),
+                    tuple(label.value for label in event.labels),
+                    event.ingested_at.timestamp(),
+                    took,
+                    report_of(event),
+                )
+            except Exception as exc:
+                slots[offset] = _failure(start + offset, exc)
+        return [slot for slot in slots if slot is not None]
 
 
 class IncidentDesk:
@@ -229,7 +269,7 @@ class IncidentDesk:
 
 
 class ClassifierCore:
-    """Both halves in one process."""
+    """The three parts in one process: story ids, tagging, incidents."""
 
     def __init__(
         self,
@@ -241,7 +281,8 @@ class ClassifierCore:
         monotonic: Callable[[], float] = time.monotonic,
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
-        self.tagger = StoryTagger(tagger, stories, timer=timer)
+        self.stories = StoryDesk(stories)
+        self.tagger = BatchTagger(tagger, timer=timer)
         self.desk = IncidentDesk(incidents, dlq, monotonic=monotonic)
 
     def load_state(
@@ -249,23 +290,33 @@ class ClassifierCore:
     ) -> tuple[int, int, list[TableChange]]:
         """Replace the state with the tables' content (after recovery) and rebuild the indexes;
         returns the story entries and incidents kept, and the writes the rebuild made."""
-        story_count, story_changes = self.tagger.load(stories)
+        story_count, story_changes = self.stories.load(stories)
         incident_count, incident_changes = self.desk.load(incidents)
         return story_count, incident_count, story_changes + incident_changes
 
     def decide(self, values: Sequence[bytes | None], now: datetime) -> BatchOutcome:
-        return self.complete(self.tagger.tag_batch(values, now), now)
+        stories = self.stories.assign(values, now)
+        story_writes = self.stories.flush()
+        return self.complete(self.tagger.tag(values, stories, now), story_writes, now)
 
-    def complete(self, tagged: TaggedBatch, now: datetime) -> BatchOutcome:
-        """The :class:`IncidentDesk` half for a tagged batch (also after the stop-switch tripped:
-        what was decided goes out with the batch's revisions and writes)."""
-        items, halted = self.desk.count(tagged.items, now)
-        return self.outcome(items, halted, TaggedBatch(items, tagged.changes, tagged.stories_indexed), now)
+    def complete(
+        self, items: list[Item], story_writes: tuple[list[TableChange], int], now: datetime
+    ) -> BatchOutcome:
+        """The :class:`IncidentDesk` part for a tagged batch (also after the stop-switch tripped:
+        what was decided goes out with the batch's revisions and writes); ``story_writes`` is what
+        :meth:`StoryDesk.flush` returned after the batch's story ids."""
+        counted, halted = self.desk.count(items, now)
+        return self.outcome(counted, halted, story_writes, now)
 
     def outcome(
-        self, items: list[Item], halted: str | None, tagged: TaggedBatch, now: datetime
+        self,
+        items: list[Item],
+        halted: str | None,
+        story_writes: tuple[list[TableChange], int],
+        now: datetime,
     ) -> BatchOutcome:
         """The batch's outcome once its items are counted: with its incident revisions and the
-        story (``tagged``) and incident writes."""
+        story and incident writes."""
         revisions, changes = self.desk.finish(now)
-        return BatchOutcome(items, revisions, tagged.changes + changes, tagged.stories_indexed, halted)
+        story_changes, indexed = story_writes
+        return BatchOutcome(items, revisions, story_changes + changes, indexed, halted)

@@ -1,11 +1,12 @@
 """Where the classifier's core runs: in the event loop, or half of it in a tagging process.
 
-Decoding, tagging, story ids and encoding (:class:`~services.classifier.batch_core.StoryTagger`)
-cost most of the CPU per item. With :class:`ProcessCore` they run in a child process, so the
-event loop sends one batch's outputs, takes its acknowledgements, counts its incidents
-(:class:`~services.classifier.batch_core.IncidentDesk`) and fetches the next batch while the
-child tags the batch after it. Each call carries one batch of raw bytes one way and encoded
-events with their incident reports the other (no model objects cross the pipe).
+Decoding, tagging and encoding (:class:`~services.classifier.batch_core.BatchTagger`) cost most
+of the CPU per item. With :class:`ProcessCore` they run in a child process, so the event loop
+gives a batch its story ids, sends another batch's outputs, takes their acknowledgements, counts
+incidents (the two desks of :mod:`~services.classifier.batch_core`, which hold all the state)
+and fetches the next batch while the child tags. Each call carries one batch of raw bytes with
+their story ids one way and encoded events with their incident reports the other (no model
+objects cross the pipe).
 
 The child is forked before the faust worker starts (no threads yet, and the validated tagger is
 shared with it copy-on-write). It ignores SIGINT (a terminal's Ctrl-C reaches the whole process
@@ -25,15 +26,15 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from multiprocessing.connection import Connection
-from typing import Any, Protocol
+from typing import Protocol
 
 from services.classifier.batch_core import (
     BatchOutcome,
+    BatchTagger,
     ClassifierCore,
     Item,
-    StoryTagger,
+    Story,
     TableChange,
-    TaggedBatch,
 )
 
 _CHUNK = 50  # values decided between two turns of the event loop when the core runs in it
@@ -65,17 +66,18 @@ class InlineCore:
             return await self._decide(values, now)
 
     async def _decide(self, values: Sequence[bytes | None], now: datetime) -> BatchOutcome:
-        tagger, desk = self.core.tagger, self.core.desk
+        core = self.core
         items: list[Item] = []
         halted: str | None = None
         for start in range(0, len(values), _CHUNK):
-            counted, halted = desk.count(tagger.tag(values[start : start + _CHUNK], now, start), now)
+            chunk = values[start : start + _CHUNK]
+            tagged = core.tagger.tag(chunk, core.stories.assign(chunk, now, start), now, start)
+            counted, halted = core.desk.count(tagged, now)
             items.extend(counted)
             if halted is not None:
                 break
             await asyncio.sleep(0)
-        story_changes, indexed = tagger.flush()
-        return self.core.outcome(items, halted, TaggedBatch(items, story_changes, indexed), now)
+        return core.outcome(items, halted, core.stories.flush(), now)
 
     async def load_state(
         self, stories: dict[str, bytes], incidents: dict[str, bytes]
@@ -86,30 +88,28 @@ class InlineCore:
         pass
 
 
-def _serve(conn: Connection, parent_end: Connection, tagger: StoryTagger) -> None:
-    """The child's loop: one request, one answer, until the pipe closes (the service stopped or
-    died: the child holds no copy of the service's end, so it sees the end of file)."""
+def _serve(conn: Connection, parent_end: Connection, tagger: BatchTagger) -> None:
+    """The child's loop: one batch in, its items out, until the pipe closes (the service stopped
+    or died: the child holds no copy of the service's end, so it sees the end of file)."""
     parent_end.close()
     # Ctrl-C in a terminal reaches the whole process group: the service decides when to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     while True:
         try:
-            op, args = conn.recv()
+            values, stories, now = conn.recv()
         except (EOFError, OSError):
             return
-        result: Any
-        if op == "tag":
-            result = tagger.tag_batch(*args)
-        elif op == "load":
-            result = tagger.load(*args)
-        else:
-            result = ValueError(f"unknown request {op!r}")
+        result: list[Item] | Exception
+        try:
+            result = tagger.tag(values, stories, now)
+        except Exception as exc:  # each value is isolated inside; this would be a bug, reported whole
+            result = exc
         conn.send(result)
 
 
 class ProcessCore:
-    """The :class:`StoryTagger` in a forked child process (calls run one at a time, off the event
-    loop); the :class:`IncidentDesk` in the event loop."""
+    """The :class:`~services.classifier.batch_core.BatchTagger` in a forked child process (calls
+    run one at a time, off the event loop); the story and incident desks in the event loop."""
 
     def __init__(self, core: ClassifierCore) -> None:
         self._core = core
@@ -131,10 +131,10 @@ class ProcessCore:
     def pid(self) -> int | None:
         return self._process.pid
 
-    def _call(self, op: str, args: tuple[Any, ...]) -> Any:
+    def _call(self, values: Sequence[bytes | None], stories: list[Story], now: datetime) -> list[Item]:
         try:
-            self._conn.send((op, args))
-            result = self._conn.recv()
+            self._conn.send((values, stories, now))
+            result: list[Item] | Exception = self._conn.recv()
         except (EOFError, OSError) as exc:
             raise CoreFailed(
                 f"the tagging process (pid {self._process.pid}) is gone: exit code {self._process.exitcode}"
@@ -143,29 +143,28 @@ class ProcessCore:
             raise CoreFailed(f"the tagging process failed: {result}")
         return result
 
-    async def _run(self, op: str, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._calls, self._call, op, args)
-
     async def decide(self, values: Sequence[bytes | None], now: datetime) -> BatchOutcome:
-        """Several calls may overlap: the child tags their batches in call order (one queue), and
-        each batch's incidents are counted after the previous batch's."""
+        """Several calls may overlap: story ids are given in call order (before the first await),
+        the child tags the batches in call order (one queue), and each batch's incidents are
+        counted after the previous batch's."""
+        stories = self._core.stories.assign(values, now)
+        story_writes = self._core.stories.flush()
         previous = self._previous
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._previous = done
         try:
-            tagged: TaggedBatch = await self._run("tag", values, now)
+            loop = asyncio.get_running_loop()
+            items = await loop.run_in_executor(self._calls, self._call, values, stories, now)
             if previous is not None:
                 await previous
-            return self._core.complete(tagged, now)
+            return self._core.complete(items, story_writes, now)
         finally:
             done.set_result(None)
 
     async def load_state(
         self, stories: dict[str, bytes], incidents: dict[str, bytes]
     ) -> tuple[int, int, list[TableChange]]:
-        story_count, story_changes = await self._run("load", stories)
-        incident_count, incident_changes = self._core.desk.load(incidents)
-        return story_count, incident_count, story_changes + incident_changes
+        return self._core.load_state(stories, incidents)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -175,6 +174,14 @@ class ProcessCore:
             self._process.kill()
             self._process.join(timeout=5)
         self._calls.shutdown(wait=False)
+
+
+def tagging_processes(configured: int | None, cpus: int) -> int:
+    """How many tagging processes to run: as configured, else one when there is a second CPU for
+    it (the event loop keeps the other; on one CPU a tagging process only adds copying)."""
+    if configured is not None:
+        return configured
+    return 1 if cpus >= 2 else 0
 
 
 def make_runner(core: ClassifierCore, processes: int) -> CoreRunner:

@@ -6,14 +6,12 @@ so the same step runs in the faust agent, the tests and the benchmarks.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
 from schemas.codec import decode_as
 from schemas.raw_items import RawItemV1
 from schemas.tagged_events import TaggedEventV1
-from services.classifier.stories import StoryIndex
 
 CE_SOURCE = "urn:borderwatch:classifier"
 CE_TYPE = "org.borderwatch.tagged_event.v1"
@@ -39,20 +37,3 @@ def cloudevent_headers(event: TaggedEventV1) -> list[tuple[str, bytes]]:
         ("ce_subject", event.item_id.encode()),
         ("content-type", b"application/json"),
     ]
-
-
-def classify_item(
-    raw: bytes | None,
-    tagger: ItemTagger,
-    stories: StoryIndex,
-    now: datetime,
-    timer: Callable[[], float],
-) -> tuple[TaggedEventV1, float]:
-    """Decode, tag and assign the story; returns the tagged event and the seconds spent tagging.
-    Raises InvalidMessage for bad input. Redelivering the same item yields the same event id and
-    story id (incidents then re-state, not advance, what they already counted)."""
-    item = decode_as(RawItemV1, raw)
-    story = stories.assign(item.id, item.title, item.body, item.published_at, now)
-    started = timer()
-    tagged = tagger.tag(item, now, story)
-    return tagged, timer() - started

@@ -85,7 +85,8 @@ class Classifier:
 def classifier(
     request: pytest.FixtureRequest, kafka_bootstrap: str, redis_url: str, namespace: str, tmp_path: Path
 ):
-    # Batches are decided in the event loop by default; "1" tags them in a tagging process.
+    # "0": batches are decided in the event loop; "1" tags them in a tagging process (the
+    # service's default with two or more CPUs).
     processes = getattr(request, "param", "0")
     c = Classifier(kafka_bootstrap, redis_url, namespace, tmp_path, BW_CLASSIFIER_TAG_PROCESSES=processes)
     c.proc.start()

@@ -21,7 +21,7 @@ from services.classifier.batch_core import (
     TableChange,
     TaggedItem,
 )
-from services.classifier.core_process import CoreFailed, InlineCore, ProcessCore
+from services.classifier.core_process import CoreFailed, InlineCore, ProcessCore, tagging_processes
 from services.classifier.dlq_limit import DlqLimitConfig
 from services.classifier.incidents import IncidentConfig
 from services.classifier.stories import StoryConfig
@@ -218,3 +218,60 @@ def test_the_tagging_process_ends_when_the_service_closes_it(tagger: Tagger) -> 
     runner.close()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_overlapping_calls_to_the_tagging_process_decide_like_calls_one_after_the_other(
+    tagger: Tagger,
+) -> None:
+    # The second batch holds a copy of the first batch's item: its story id must come from the
+    # first batch, whose story ids are given before the second call's.
+    batches = [[_raw("a", "wire")], [_raw("b", "post", minute=1), _raw("c", "daily", minute=2)]]
+
+    async def overlapping() -> list[BatchOutcome]:
+        runner = ProcessCore(_core(tagger))
+        try:
+            return list(await asyncio.gather(*(runner.decide(b, NOW) for b in batches)))
+        finally:
+            runner.close()
+
+    async def in_turn() -> list[BatchOutcome]:
+        runner = InlineCore(_core(tagger))
+        return [await runner.decide(b, NOW) for b in batches]
+
+    forked, inline = asyncio.run(overlapping()), asyncio.run(in_turn())
+    assert [_outcome_bytes(o) for o in forked] == [_outcome_bytes(o) for o in inline]
+    stories = {
+        decode_as(TaggedEventV1, i.event).story_id
+        for o in forked
+        for i in o.items
+        if isinstance(i, TaggedItem)
+    }
+    assert len(stories) == 1
+
+
+def test_a_failure_while_giving_a_story_id_fails_that_value_only(
+    tagger: Tagger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    core = _core(tagger)
+    assign = core.stories.index.assign
+
+    def failing(item_id: str, *args: object) -> str:
+        if item_id == "bad":
+            raise KeyError("lost signature")
+        return assign(item_id, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(core.stories.index, "assign", failing)
+    outcome = core.decide([_raw("a", "wire"), _raw("bad", "post"), _raw("b", "daily")], NOW)
+    failed = outcome.items[1]
+    assert isinstance(failed, FailedItem) and failed.reason == "tagging failed: KeyError: 'lost signature'"
+    assert [type(i) for i in outcome.items] == [TaggedItem, FailedItem, TaggedItem]
+
+
+@pytest.mark.parametrize(
+    ("configured", "cpus", "expected"),
+    [(None, 1, 0), (None, 2, 1), (None, 16, 1), (0, 8, 0), (1, 1, 1)],
+)
+def test_the_tagging_process_runs_by_default_only_with_a_second_cpu(
+    configured: int | None, cpus: int, expected: int
+) -> None:
+    assert tagging_processes(configured, cpus) == expected
