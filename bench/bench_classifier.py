@@ -23,7 +23,10 @@ with ``take_events`` and does nothing: the most faust's stream path delivers, wh
 classifier reads raw items in whole fetches), and the story index's cost per item (pure).
 Broker-side rates (a, c) are counted from the output records' timestamps (first to last), so
 start-up and group joins are not included. The worker's memory (with its tagging process) is
-read from /proc: RSS, and PSS, which splits the pages the two processes share.
+read from /proc: RSS, and PSS, which splits the pages the two processes share. With a tagging
+process the stage uses two cores' worth of CPU where the limit is one process's: its CPU time per
+item (both processes, from /proc, between the first and the last output records seen) is set
+against the one-process budget ``1 / limit``, so what the second core buys is on the record.
 
 Run: ``python -m bench.bench_classifier`` (prints the results).
 """
@@ -40,6 +43,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -239,7 +243,13 @@ def _produce(bootstrap: str, topic: str, values: list[tuple[bytes, bytes]]) -> N
         producer.close()
 
 
-def _rate_from_timestamps(bootstrap: str, topic: str, count: int, timeout_s: float) -> float | None:
+def _rate_from_timestamps(
+    bootstrap: str,
+    topic: str,
+    count: int,
+    timeout_s: float,
+    on_progress: Callable[[int], None] = lambda arrived: None,
+) -> float | None:
     """Records/s between the first and last output record, once ``count`` records arrived.
 
     The records are read only once the topic's end offsets say all of them are there: a reader
@@ -254,8 +264,12 @@ def _rate_from_timestamps(bootstrap: str, topic: str, count: int, timeout_s: flo
             partitions = consumer.partitions_for_topic(topic) or set()
             time.sleep(0.1)
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        while time.monotonic() < deadline and sum(consumer.end_offsets(tps).values()) < count:
-            time.sleep(0.25)
+        arrived = 0
+        while time.monotonic() < deadline and arrived < count:
+            arrived = sum(consumer.end_offsets(tps).values())
+            on_progress(arrived)
+            if arrived < count:
+                time.sleep(0.25)
         deadline = max(deadline, time.monotonic() + 30)  # reading what arrived is not the stage's time
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
@@ -307,16 +321,54 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _family(pid: int) -> list[int]:
+    """A process and its children (the classifier and its tagging process)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    with contextlib.suppress(OSError):
+        return [pid, *(int(p) for p in children.read_text().split())]
+    return [pid]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its children so far."""
+    ticks = 0
+    for one in _family(pid):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class _CpuPerItem:
+    """CPU time per item of the stage's processes, between the first output records seen and the
+    last (start-up and the group join are not counted)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.first: tuple[int, float] | None = None
+        self.last: tuple[int, float] | None = None
+
+    def __call__(self, arrived: int) -> None:
+        if arrived <= 0:
+            return
+        sample = (arrived, _cpu_seconds(self.pid))
+        if self.first is None:
+            self.first = sample
+        else:
+            self.last = sample
+
+    def us(self) -> float:
+        if self.first is None or self.last is None or self.last[0] <= self.first[0]:
+            return 0.0
+        return (self.last[1] - self.first[1]) / (self.last[0] - self.first[0]) * 1e6
+
+
 def _memory_mb(pid: int) -> tuple[float, float]:
     """Resident and proportional set size (shared pages split between the processes sharing them)
     of a process and its children together: the classifier forks its tagging process, and the
     pages they share would count twice in a sum of RSS."""
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
     rss = pss = 0.0
-    for one in pids:
+    for one in _family(pid):
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{one}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Rss:"):
@@ -328,10 +380,10 @@ def _memory_mb(pid: int) -> tuple[float, float]:
 
 def _stage(
     bootstrap: str, payloads: list[tuple[bytes, bytes]], processes: int | None, timeout_s: float
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, float]:
     """``borderwatch classifier`` over a backlog of ``payloads`` with ``processes`` tagging
-    processes (None: the default): its rate (records/s of tagged events, first to last), and its
-    RSS and PSS in MiB (with its tagging process)."""
+    processes (None: the default): its rate (records/s of tagged events, first to last), its RSS
+    and PSS in MiB, and its CPU time per item in microseconds (with its tagging process)."""
     from services.common.kafka_admin import ensure_topics
     from services.common.settings import CommonSettings
 
@@ -361,10 +413,11 @@ def _stage(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        cpu = _CpuPerItem(proc.pid)
         try:
             rate = (
                 _rate_from_timestamps(
-                    bootstrap, topic_name(TopicKey.TAGGED_EVENTS, namespace), len(payloads), timeout_s
+                    bootstrap, topic_name(TopicKey.TAGGED_EVENTS, namespace), len(payloads), timeout_s, cpu
                 )
                 or 0.0
             )
@@ -377,7 +430,7 @@ def _stage(
                 proc.kill()
                 proc.wait(10)
             log.close()
-    return rate, rss, pss
+    return rate, rss, pss, cpu.us()
 
 
 def _noop_floor_worker(bootstrap: str, topic: str, count: int, web_port: int, datadir: str) -> None:
@@ -499,7 +552,7 @@ def run(bootstrap: str, redis_url: str, budget_s: float = 120.0) -> list[BenchRe
     share = max(10.0, budget_s / 6)
 
     story_us = _story_us_per_item(items, now)
-    raw_rates, tagger_rates, core_rates, stage_rates, rss_seen = [], [], [], [], []
+    raw_rates, tagger_rates, core_rates, stage_rates, rss_seen, cpu_seen = [], [], [], [], [], []
     for _ in range(2):
         # (b) the pure tagger and the pure core, on the same items.
         tagger_rates.append(_tagger_rate(tagger, items, now))
@@ -507,9 +560,10 @@ def run(bootstrap: str, redis_url: str, budget_s: float = 120.0) -> list[BenchRe
         # (a) raw pass-through.
         raw_rates.append(_raw_rate(bootstrap, payloads, share))
         # (c) the classifier stage over a backlog of the same items, as deployed by default.
-        stage_rate, rss, pss = _stage(bootstrap, payloads, None, share)
+        stage_rate, rss, pss, cpu_us = _stage(bootstrap, payloads, None, share)
         stage_rates.append(stage_rate)
         rss_seen.append((rss, pss))
+        cpu_seen.append(cpu_us)
     raw_rate, tagger_rate, core_rate, stage_rate = (
         max(raw_rates),
         max(tagger_rates),
@@ -527,7 +581,7 @@ def run(bootstrap: str, redis_url: str, budget_s: float = 120.0) -> list[BenchRe
     _produce(bootstrap, source, payloads)
     noop_rate = _noop_floor(bootstrap, source, count, share)
     remaining = max(20.0, budget_s - (time.monotonic() - started))
-    loop_rate, loop_rss, _ = _stage(bootstrap, payloads, 0, remaining)
+    loop_rate, loop_rss, _, _ = _stage(bootstrap, payloads, 0, remaining)
     processes = tagging_processes(None, len(os.sched_getaffinity(0)))
     deployed = "a tagging process beside the event loop" if processes else "all in the event loop"
     rss, pss = max(rss_seen)
@@ -585,6 +639,15 @@ def run(bootstrap: str, redis_url: str, budget_s: float = 120.0) -> list[BenchRe
             "items/s",
             baseline="composed limit",
             baseline_value=limit,
+        ),
+        BenchResult.against(
+            f"classifier: stage CPU time per item as deployed here ({deployed}; summed), against the "
+            "one-process budget 1/limit",
+            min((c for c in cpu_seen if c > 0), default=0.0),
+            "us",
+            baseline="1/limit",
+            baseline_value=1e6 / limit if limit else 0.0,
+            higher_is_better=False,
         ),
         BenchResult.absolute(f"classifier: worker RSS as deployed here ({deployed}; summed)", rss, "MiB"),
         BenchResult.absolute(f"classifier: worker PSS as deployed here ({deployed}; summed)", pss, "MiB"),

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import random
@@ -60,9 +61,9 @@ from services.classifier.batch_core import (
     TABLES,
     BatchOutcome,
     ClassifierCore,
-    FailedItem,
     TableChange,
 )
+from services.classifier.batch_tagger import FailedItem
 from services.classifier.core_process import CoreFailed, CoreRunner, make_runner, tagging_processes
 from services.classifier.dlq_limit import DlqLimitConfig
 from services.classifier.incidents import IncidentConfig
@@ -739,11 +740,18 @@ def run_classifier(settings: ClassifierSettings) -> None:
     # partitions unassigned and the worker waiting for them.
     ensure_compacted_topics(settings, changelog_topics(settings), TOPICS[TopicKey.RAW_ITEMS].partitions)
     settings.classifier_data_dir.mkdir(parents=True, exist_ok=True)
-    # The tagging process is forked here, before faust starts any thread.
+    # The tagging process starts here, and is ready before faust starts.
     processes = tagging_processes(settings.classifier_tag_processes, len(os.sched_getaffinity(0)))
     log.info("tagging %s", "in a tagging process beside the event loop" if processes else "in the event loop")
-    runner = make_runner(build_core(settings, tagger), processes)
+    runner = make_runner(
+        build_core(settings, tagger),
+        processes,
+        settings.taxonomy_file,
+        settings.gazetteer_path,
+        tagger.taxonomy.version,
+    )
     app = create_app(settings, runner, taxonomy_version=tagger.taxonomy.version)
+    gc.freeze()  # configuration and tagger live as long as the process: no collection scans them
     worker = _JsonLoggingWorker(app, loglevel=settings.log_level.lower(), quiet=True)
     try:
         worker.execute_from_commandline()

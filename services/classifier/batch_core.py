@@ -27,17 +27,16 @@ reports why (the service then halts without committing it).
 from __future__ import annotations
 
 import time
-import traceback
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
 from schemas.codec import InvalidMessage, decode_as, encode
 from schemas.raw_items import RawItemV1
-from schemas.tagged_events import TaggedEventV1
+from services.classifier.batch_tagger import BatchTagger, FailedItem, Item, Story, failure
 from services.classifier.dlq_limit import DeadLetterLimitExceeded, DlqLimit, DlqLimitConfig
-from services.classifier.incidents import IncidentBook, IncidentConfig, IncidentReport, report_of
-from services.classifier.process import ItemTagger, cloudevent_headers
+from services.classifier.incidents import IncidentBook, IncidentConfig
+from services.classifier.process import ItemTagger
 from services.classifier.stories import StoryConfig, StoryIndex
 
 STORIES = "stories"
@@ -51,32 +50,6 @@ class TableChange(NamedTuple):
     table: str
     key: str
     value: bytes | None
-
-
-class TaggedItem(NamedTuple):
-    """A value that became a tagged event (``position``: its index in the batch): the encoded
-    event, keyed by ``key`` with CloudEvents ``headers``, and what metrics and incidents need."""
-
-    position: int
-    event: bytes
-    key: bytes
-    headers: list[tuple[str, bytes]]
-    labels: tuple[str, ...]
-    ingested_at: float
-    tagging_seconds: float
-    report: IncidentReport
-
-
-class FailedItem(NamedTuple):
-    """A value to dead-letter; ``detail`` carries the traceback of an unexpected failure."""
-
-    position: int
-    reason: str
-    reason_class: str
-    detail: str | None = None
-
-
-Item = TaggedItem | FailedItem
 
 
 class IncidentRevision(NamedTuple):
@@ -127,14 +100,6 @@ class RecordedMapping(MutableMapping[str, bytes]):
         return changes
 
 
-def _failure(position: int, exc: Exception) -> FailedItem:
-    reason = f"tagging failed: {type(exc).__name__}: {exc}"
-    return FailedItem(position, reason, "processing", traceback.format_exc(limit=8))
-
-
-Story = str | FailedItem  # a value's story id, or why the value failed before tagging
-
-
 class StoryDesk:
     """Story ids, in message order; story signatures are its state.
 
@@ -162,67 +127,13 @@ class StoryDesk:
             except InvalidMessage as exc:
                 stories.append(FailedItem(start + offset, exc.reason, exc.reason_class))
             except Exception as exc:  # per-value isolation: never let one item stop the stream
-                stories.append(_failure(start + offset, exc))
+                stories.append(failure(start + offset, exc))
         return stories
 
     def flush(self) -> tuple[list[TableChange], int]:
         """The story writes since the last flush, and the entries in the window."""
         self.index.flush()
         return self._store.take_changes(), len(self.index)
-
-
-class BatchTagger:
-    """Decode, tag and encode the values given their story ids; no state of its own, so it can run
-    in a tagging process beside the event loop.
-
-    The work goes in phases over the whole slice (decode all, then tag all, then encode all): each
-    phase keeps its own tables and code hot, where one value at a time through every step would
-    swap them in and out of the processor's caches."""
-
-    def __init__(self, tagger: ItemTagger, *, timer: Callable[[], float] = time.perf_counter) -> None:
-        self._tagger = tagger
-        self._timer = timer
-
-    def tag(
-        self, values: Sequence[bytes | None], stories: Sequence[Story], now: datetime, start: int = 0
-    ) -> list[Item]:
-        """The values' items, in order (``stories`` from :meth:`StoryDesk.assign` on the same values)."""
-        slots: list[Item | None] = [None] * len(values)  # each is filled by one of the phases
-        decoded: list[tuple[int, RawItemV1, str]] = []
-        for offset, (value, story) in enumerate(zip(values, stories, strict=True)):
-            if isinstance(story, FailedItem):
-                slots[offset] = story
-                continue
-            try:
-                decoded.append((offset, decode_as(RawItemV1, value), story))
-            except InvalidMessage as exc:
-                slots[offset] = FailedItem(start + offset, exc.reason, exc.reason_class)
-            except Exception as exc:
-                slots[offset] = _failure(start + offset, exc)
-        tagged: list[tuple[int, TaggedEventV1, float]] = []
-        timer, tagger = self._timer, self._tagger
-        for offset, item, story in decoded:
-            try:
-                started = timer()
-                event = tagger.tag(item, now, story)
-                tagged.append((offset, event, timer() - started))
-            except Exception as exc:
-                slots[offset] = _failure(start + offset, exc)
-        for offset, event, took in tagged:
-            try:
-                slots[offset] = TaggedItem(
-                    start + offset,
-                    encode(event),
-                    event.item_id.encode(),
-                    cloudevent_headers(event),
-                    tuple(label.value for label in event.labels),
-                    event.ingested_at.timestamp(),
-                    took,
-                    report_of(event),
-                )
-            except Exception as exc:
-                slots[offset] = _failure(start + offset, exc)
-        return [slot for slot in slots if slot is not None]
 
 
 class IncidentDesk:

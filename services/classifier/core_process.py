@@ -1,41 +1,36 @@
-"""Where the classifier's core runs: in the event loop, or half of it in a tagging process.
+"""Where the classifier's core runs: in the event loop, or its tagging in a tagging process.
 
-Decoding, tagging and encoding (:class:`~services.classifier.batch_core.BatchTagger`) cost most
-of the CPU per item. With :class:`ProcessCore` they run in a child process, so the event loop
-gives a batch its story ids, sends another batch's outputs, takes their acknowledgements, counts
-incidents (the two desks of :mod:`~services.classifier.batch_core`, which hold all the state)
-and fetches the next batch while the child tags. Each call carries one batch of raw bytes with
-their story ids one way and encoded events with their incident reports the other (no model
-objects cross the pipe).
+Decoding, tagging and encoding (:class:`~services.classifier.batch_tagger.BatchTagger`) cost most
+of the CPU per item. With :class:`ProcessCore` they run in a tagging process
+(:mod:`services.classifier.tagging_process`), so the event loop gives a batch its story ids, sends
+another batch's outputs, takes their acknowledgements, counts incidents (the two desks of
+:mod:`~services.classifier.batch_core`, which hold all the state) and fetches the next batch
+while the tagging process tags. Each call carries one batch of raw bytes with their story ids one
+way and encoded events with their incident reports the other (no model objects cross).
 
-The child is forked before the faust worker starts (no threads yet, and the validated tagger is
-shared with it copy-on-write). It ignores SIGINT (a terminal's Ctrl-C reaches the whole process
-group; the service decides when to stop) and ends when the service closes the pipe or dies. If
-the child dies, the call raises :class:`CoreFailed` and the service halts without committing the
-batch, which is then decided again after a restart (at least once).
+The tagging process is a fresh interpreter, started before the faust worker and ready (its
+tagger loaded from the service's files) before the service goes on. If it dies, the call raises
+:class:`CoreFailed` and the service halts without committing the batch, which is then decided
+again after a restart (at least once).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
-import multiprocessing
-import signal
+import os
+import socket
+import subprocess
+import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Protocol
 
-from services.classifier.batch_core import (
-    BatchOutcome,
-    BatchTagger,
-    ClassifierCore,
-    Item,
-    Story,
-    TableChange,
-)
+from services.classifier.batch_core import BatchOutcome, ClassifierCore, TableChange
+from services.classifier.batch_tagger import Item, Story
 
 _CHUNK = 50  # values decided between two turns of the event loop when the core runs in it
 
@@ -88,44 +83,73 @@ class InlineCore:
         pass
 
 
-def _serve(conn: Connection, parent_end: Connection, tagger: BatchTagger) -> None:
-    """The child's loop: one batch in, its items out, until the pipe closes (the service stopped
-    or died: the child holds no copy of the service's end, so it sees the end of file)."""
-    parent_end.close()
-    # Ctrl-C in a terminal reaches the whole process group: the service decides when to stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    while True:
-        try:
-            values, stories, now = conn.recv()
-        except (EOFError, OSError):
-            return
-        result: list[Item] | Exception
-        try:
-            result = tagger.tag(values, stories, now)
-        except Exception as exc:  # each value is isolated inside; this would be a bug, reported whole
-            result = exc
-        conn.send(result)
-
-
 class ProcessCore:
-    """The :class:`~services.classifier.batch_core.BatchTagger` in a forked child process (calls
-    run one at a time, off the event loop); the story and incident desks in the event loop."""
+    """The :class:`~services.classifier.batch_tagger.BatchTagger` in a tagging process (calls run
+    one at a time, off the event loop); the story and incident desks in the event loop.
 
-    def __init__(self, core: ClassifierCore) -> None:
+    ``taxonomy_file`` and ``gazetteer_path`` are the files the service loaded its tagger from;
+    with ``taxonomy_version``, a tagging process that loaded another version fails the start."""
+
+    def __init__(
+        self,
+        core: ClassifierCore,
+        taxonomy_file: Path,
+        gazetteer_path: Path,
+        *,
+        taxonomy_version: str | None = None,
+        start_timeout_s: float = 120.0,
+    ) -> None:
         self._core = core
         self._previous: asyncio.Future[None] | None = None  # the last decide's completion
-        context = multiprocessing.get_context("fork")
-        self._conn, child_conn = context.Pipe()
-        gc.freeze()  # what exists now stays shared with the child instead of being copied by the GC
-        self._process = context.Process(
-            target=_serve,
-            args=(child_conn, self._conn, core.tagger),
-            name="borderwatch-classifier-core",
-            daemon=True,
-        )
-        self._process.start()
-        child_conn.close()
+        ours, theirs = socket.socketpair()
+        # The project's root on the path, whether it is installed or run from a checkout.
+        root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+        try:
+            self._process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "services.classifier.tagging_process",
+                    str(theirs.fileno()),
+                    str(taxonomy_file),
+                    str(gazetteer_path),
+                ],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                env=env,
+            )
+        finally:
+            theirs.close()
+        self._conn = Connection(ours.detach())
         self._calls = ThreadPoolExecutor(max_workers=1, thread_name_prefix="classifier-core")
+        try:
+            self._await_ready(start_timeout_s, taxonomy_version)
+        except BaseException:
+            self.close()
+            raise
+
+    def _await_ready(self, timeout_s: float, taxonomy_version: str | None) -> None:
+        try:
+            if not self._conn.poll(timeout_s):
+                raise CoreFailed(
+                    f"the tagging process (pid {self._process.pid}) did not start in {timeout_s:g}s"
+                )
+            answer = self._conn.recv()
+        except (EOFError, OSError) as exc:
+            raise CoreFailed(
+                f"the tagging process (pid {self._process.pid}) ended while starting: "
+                f"exit code {self._process.poll()}"
+            ) from exc
+        if isinstance(answer, Exception):
+            raise CoreFailed(f"the tagging process could not start: {answer}")
+        _, version = answer
+        if taxonomy_version is not None and version != taxonomy_version:
+            raise CoreFailed(
+                f"the tagging process loaded taxonomy {version}, the service {taxonomy_version}: "
+                "the file changed while starting"
+            )
 
     @property
     def pid(self) -> int | None:
@@ -137,7 +161,7 @@ class ProcessCore:
             result: list[Item] | Exception = self._conn.recv()
         except (EOFError, OSError) as exc:
             raise CoreFailed(
-                f"the tagging process (pid {self._process.pid}) is gone: exit code {self._process.exitcode}"
+                f"the tagging process (pid {self._process.pid}) is gone: exit code {self._process.poll()}"
             ) from exc
         if isinstance(result, Exception):
             raise CoreFailed(f"the tagging process failed: {result}")
@@ -168,11 +192,12 @@ class ProcessCore:
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
-            self._conn.close()
-        self._process.join(timeout=5)
-        if self._process.is_alive():
+            self._conn.close()  # the tagging process sees the end of file and ends
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
             self._process.kill()
-            self._process.join(timeout=5)
+            self._process.wait(timeout=5)
         self._calls.shutdown(wait=False)
 
 
@@ -184,6 +209,15 @@ def tagging_processes(configured: int | None, cpus: int) -> int:
     return 1 if cpus >= 2 else 0
 
 
-def make_runner(core: ClassifierCore, processes: int) -> CoreRunner:
-    """``processes`` 0: the core runs in the event loop; 1: in a tagging process."""
-    return InlineCore(core) if processes == 0 else ProcessCore(core)
+def make_runner(
+    core: ClassifierCore,
+    processes: int,
+    taxonomy_file: Path,
+    gazetteer_path: Path,
+    taxonomy_version: str | None = None,
+) -> CoreRunner:
+    """``processes`` 0: the core runs in the event loop; 1: its tagging in a tagging process,
+    which loads its tagger from ``taxonomy_file`` and ``gazetteer_path``."""
+    if processes == 0:
+        return InlineCore(core)
+    return ProcessCore(core, taxonomy_file, gazetteer_path, taxonomy_version=taxonomy_version)

@@ -17,10 +17,9 @@ from services.classifier.batch_core import (
     STORIES,
     BatchOutcome,
     ClassifierCore,
-    FailedItem,
     TableChange,
-    TaggedItem,
 )
+from services.classifier.batch_tagger import FailedItem, TaggedItem
 from services.classifier.core_process import CoreFailed, InlineCore, ProcessCore, tagging_processes
 from services.classifier.dlq_limit import DlqLimitConfig
 from services.classifier.incidents import IncidentConfig
@@ -28,6 +27,7 @@ from services.classifier.stories import StoryConfig
 from services.classifier.tagger import Tagger, load_tagger
 
 ROOT = Path(__file__).resolve().parents[3]
+TAXONOMY, GAZETTEER = ROOT / "config" / "taxonomy.yaml", ROOT / "config" / "gazetteer"
 NOW = datetime(2025, 11, 3, 9, 0, tzinfo=UTC)
 BODY = (
     "Pakistani authorities closed the Torkham border crossing on Monday after exchanges of fire with "
@@ -38,7 +38,7 @@ BODY = (
 
 @pytest.fixture(scope="module")
 def tagger() -> Tagger:
-    return load_tagger(ROOT / "config" / "taxonomy.yaml", ROOT / "config" / "gazetteer")
+    return load_tagger(TAXONOMY, GAZETTEER)
 
 
 class _Clock:
@@ -58,6 +58,10 @@ def _core(tagger: Tagger, *, max_consecutive: int = 200) -> ClassifierCore:
         DlqLimitConfig(max_consecutive=max_consecutive, min_messages=1000),
         monotonic=_Clock(),
     )
+
+
+def _process_core(tagger: Tagger) -> ProcessCore:
+    return ProcessCore(_core(tagger), TAXONOMY, GAZETTEER, taxonomy_version=tagger.taxonomy.version)
 
 
 def _raw(item_id: str, source: str, title: str = "Pakistan shuts Torkham crossing", minute: int = 0) -> bytes:
@@ -196,12 +200,12 @@ def test_the_tagging_process_decides_exactly_like_the_event_loop(tagger: Tagger)
 
     # Tagging durations differ between runs; everything the service sends must not.
     inline = asyncio.run(run(InlineCore(_core(tagger))))
-    forked = asyncio.run(run(ProcessCore(_core(tagger))))
+    forked = asyncio.run(run(_process_core(tagger)))
     assert forked == inline
 
 
 def test_a_dead_tagging_process_fails_the_call_instead_of_hanging(tagger: Tagger) -> None:
-    runner = ProcessCore(_core(tagger))
+    runner = _process_core(tagger)
     try:
         assert runner.pid is not None
         os.kill(runner.pid, signal.SIGKILL)
@@ -212,7 +216,7 @@ def test_a_dead_tagging_process_fails_the_call_instead_of_hanging(tagger: Tagger
 
 
 def test_the_tagging_process_ends_when_the_service_closes_it(tagger: Tagger) -> None:
-    runner = ProcessCore(_core(tagger))
+    runner = _process_core(tagger)
     pid = runner.pid
     assert pid is not None and asyncio.run(runner.decide([_raw("a", "wire")], NOW)).items
     runner.close()
@@ -228,7 +232,7 @@ def test_overlapping_calls_to_the_tagging_process_decide_like_calls_one_after_th
     batches = [[_raw("a", "wire")], [_raw("b", "post", minute=1), _raw("c", "daily", minute=2)]]
 
     async def overlapping() -> list[BatchOutcome]:
-        runner = ProcessCore(_core(tagger))
+        runner = _process_core(tagger)
         try:
             return list(await asyncio.gather(*(runner.decide(b, NOW) for b in batches)))
         finally:
@@ -275,3 +279,17 @@ def test_the_tagging_process_runs_by_default_only_with_a_second_cpu(
     configured: int | None, cpus: int, expected: int
 ) -> None:
     assert tagging_processes(configured, cpus) == expected
+
+
+def test_a_tagging_process_that_cannot_load_the_tagger_fails_the_start_with_the_reason(
+    tagger: Tagger, tmp_path: Path
+) -> None:
+    with pytest.raises(CoreFailed, match=r"could not start: loading the tagger failed: .*missing\.yaml"):
+        ProcessCore(_core(tagger), tmp_path / "missing.yaml", GAZETTEER)
+
+
+def test_a_tagging_process_with_another_taxonomy_version_fails_the_start(tagger: Tagger) -> None:
+    with pytest.raises(
+        CoreFailed, match=f"loaded taxonomy {tagger.taxonomy.version}, the service 1999.01.01"
+    ):
+        ProcessCore(_core(tagger), TAXONOMY, GAZETTEER, taxonomy_version="1999.01.01")
