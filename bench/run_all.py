@@ -51,7 +51,7 @@ def _weight(name: str) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--budget", type=float, default=480.0, help="seconds for all benchmarks together")
+    parser.add_argument("--budget", type=float, default=520.0, help="seconds for all benchmarks together")
     parser.add_argument("--only", nargs="*", default=[], help="benchmark names, e.g. tagger ingest")
     args = parser.parse_args()
     started = [s for s in ("kafka.sh", "redis.sh") if _start(s)]

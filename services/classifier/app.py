@@ -99,7 +99,7 @@ class ClassifierSettings(CommonSettings):
     classifier_web_host: str = Field(default="127.0.0.1")
     classifier_web_port: int = Field(default=6066, ge=1, le=65535)
     classifier_data_dir: Path = Field(default=Path("var/classifier"))
-    classifier_batch_max: int = Field(default=1000, ge=1, le=10_000, description="Records per fetch.")
+    classifier_batch_max: int = Field(default=2000, ge=1, le=10_000, description="Records per fetch.")
     classifier_fetch_wait_ms: int = Field(
         default=100, ge=1, le=5000, description="How long a fetch waits for records when none are buffered."
     )
