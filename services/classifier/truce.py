@@ -20,6 +20,10 @@ _BREACH_GROUPS: Final = ("truce.breach", "truce.breach_after_term")
 _ACCUSE: Final = frozenset({"accuses", "accused", "accusing", "accuse"})
 _ENDED_BEFORE: Final = frozenset({"ended", "ending", "ends", "end"})
 _PASSIVE_BE: Final = frozenset({"was", "were", "been", "being"})
+# "fighting had stopped", "the clashes ended" (not "ended the truce", nor "stopped, then resumed").
+_STOPPED: Final = frozenset({"stopped", "ended", "ceased", "halted", "subsided"})
+_DETERMINERS: Final = frozenset({"the", "a", "an", "its", "their", "this", "that", "his", "her"})
+_RESUMED: Final = frozenset({"resumed", "resume", "resumes", "again", "erupted", "flared", "restarted"})
 _HEDGE_REACH: Final = 90  # characters before the truce term
 # "a peace deal in neighbouring Kurram": the truce named is another place's.
 _ELSEWHERE: Final = frozenset({"neighbouring", "neighboring", "another", "elsewhere", "separate"})
@@ -35,10 +39,24 @@ def _clean_hostile(sent: Sentence) -> list[Hit]:
         k = sent.token_at(h.start)
         if _ENDED_BEFORE.intersection(sent.words[max(0, k - 3) : k]):
             continue  # "the ceasefire that ended the July fighting": the fighting it ended
+        if _stopped_after(sent.words, k):
+            continue  # "fighting in the city had stopped": the act is over, not reported
         if before_hit(sent, h, "shared.negations", 4) or before_hit(sent, h, "shared.hypotheticals", 5):
             continue
         out.append(h)
     return out
+
+
+def _stopped_after(words: list[str], k: int) -> bool:
+    """The act at word ``k`` is said to have stopped within a few words ("fighting in the city had
+    stopped", "the clashes have ended"), not to have stopped something ("shelling that ended the
+    truce") nor to have started again ("stopped, then resumed")."""
+    window = words[k + 1 : k + 6]
+    for i, word in enumerate(window):
+        if word in _STOPPED:
+            following = window[i + 1] if i + 1 < len(window) else (words[k + 6] if k + 6 < len(words) else "")
+            return following not in _DETERMINERS and _RESUMED.isdisjoint(words[k + 1 :])
+    return False
 
 
 class TruceAnalyser:

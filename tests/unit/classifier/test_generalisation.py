@@ -66,6 +66,25 @@ LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
         "a breach of the ceasefire.",
         set(),
     ),
+    # fighting said to have stopped is no act under the truce; fighting that flared again is
+    (
+        "fighting has stopped under the truce",
+        "Quiet night in Parachinar",
+        "Elders said the fighting around the bazaar had stopped after both tribes withdrew under the truce.",
+        set(),
+    ),
+    (
+        "clashes subsided under the ceasefire",
+        "Markets reopen in Bajaur",
+        "Clashes in the valley have subsided under the ceasefire, officials said.",
+        set(),
+    ),
+    (
+        "clashes subsided then flared again",
+        "Bajaur flare-up",
+        "Clashes in the valley subsided briefly but flared again on Sunday despite the ceasefire.",
+        {V},
+    ),
     (
         "no fighting reported while the truce stays in effect",
         "Istanbul round ends without a deal",
