@@ -117,6 +117,24 @@ def hit_after(sent: Sentence, index: int, group: str, window: int) -> Hit | None
 _ACCORD_DATED: Final = re.compile(r"\b(?:signed|agreed|brokered|reached|struck)\b")
 
 
+def denied(sent: Sentence, index: int) -> bool:
+    """Word ``index`` is what a denial earlier in the clause denies: 'dismissed reports that 40 were
+    killed', 'dismissed videos that purported to show fresh fighting'."""
+    for d in sent.groups("shared.denials"):
+        k = tok_end(sent, d)
+        if k > index:
+            continue
+        toks = sent.words
+        if any(t in (";", "but") for t in toks[k:index]):
+            continue
+        claim = next((c for c in sent.groups("shared.claim_nouns") if c.start >= d.end), None)
+        # the claim before the word ("dismissed reports that 40 were killed"), or right after it
+        # ("dismisses clash reports")
+        if claim is not None and tok(sent, claim) <= min(index + 1, k + 3):
+            return True
+    return False
+
+
 def old_date(sent: Sentence, published: date | None) -> bool:
     """The sentence dates what it tells ("on 11 October", "October 11") well before the item's
     publication day: an earlier event retold, not news."""

@@ -14,6 +14,7 @@ from typing import Final, Literal
 from services.classifier.document import (
     MONTH_WORDS,
     Doc,
+    denied,
     hit_after,
     hit_before,
     inside,
@@ -263,7 +264,7 @@ class CasualtyAnalyser:
             nxt = toks[i + 1]
             if nxt.isalpha() and nxt not in _AFTER_PREDICATE:
                 return False  # attributive: "the bodies of dead hostages"
-        if hit_before(sent, i, "shared.negations", 6) is not None or _denied(sent, i):
+        if hit_before(sent, i, "shared.negations", 6) is not None or denied(sent, i):
             return False
         if hit.group == "cas.injured" and _DEATH_FROM_WOUNDS.intersection(toks[max(0, i - 4) : i]):
             return False  # "two more succumbed to their wounds"
@@ -681,21 +682,6 @@ def _truce_background(sent: Sentence, index: int) -> bool:
     if ended is None or not any(t in _RELATIVES for t in sent.words[max(0, index - 10) : index]):
         return False
     return hit_after(sent, tok_end(sent, ended), "truce.terms", 6) is not None
-
-
-def _denied(sent: Sentence, index: int) -> bool:
-    """A denial of a claim earlier in the clause: 'dismissed reports that 40 were killed'."""
-    for d in sent.groups("shared.denials"):
-        k = tok_end(sent, d)
-        if k > index:
-            continue
-        toks = sent.words
-        if any(t in (";", "but") for t in toks[k:index]):
-            continue
-        claim = next((c for c in sent.groups("shared.claim_nouns") if c.start >= d.end), None)
-        if claim is not None and tok(sent, claim) <= min(index, k + 3):
-            return True
-    return False
 
 
 def _choose(cands: list[Candidate]) -> Candidate | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from services.classifier.document import Doc, before_hit, hit_after, hit_before, tok, tok_end
+from services.classifier.document import Doc, before_hit, denied, hit_after, hit_before, tok, tok_end
 from services.classifier.matcher import Hit
 from services.classifier.sentences import Sentence
 from services.classifier.taxonomy import Taxonomy
@@ -43,6 +43,8 @@ def _clean_hostile(sent: Sentence) -> list[Hit]:
             continue  # "fighting in the city had stopped": the act is over, not reported
         if before_hit(sent, h, "shared.negations", 4) or before_hit(sent, h, "shared.hypotheticals", 5):
             continue
+        if denied(sent, k):
+            continue  # "dismissed videos that purported to show fresh fighting"
         out.append(h)
     return out
 

@@ -66,6 +66,22 @@ LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
         "a breach of the ceasefire.",
         set(),
     ),
+    # a party saying the truce is intact while firing is reported: the truce stands, so the firing
+    # breaches it; not when the firing is in footage the party dismissed
+    (
+        "truce intact while fire traded",
+        "Exchange of fire at Angoor Adda",
+        "Border forces traded fire at Angoor Adda overnight. Islamabad said its troops had only "
+        "returned fire and that the ceasefire remained intact.",
+        {V},
+    ),
+    (
+        "dismissed clash footage, truce intact",
+        "Spokesman dismisses clash reports",
+        "The spokesman dismissed footage shared online that claimed to show new clashes in Bajaur, "
+        "saying the truce was intact.",
+        set(),
+    ),
     # fighting said to have stopped is no act under the truce; fighting that flared again is
     (
         "fighting has stopped under the truce",
