@@ -31,9 +31,16 @@ from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from schemas.codec import InvalidMessage, decode_as, encode
-from schemas.raw_items import RawItemV1
-from services.classifier.batch_tagger import BatchTagger, FailedItem, Item, Story, failure
+from schemas.codec import encode
+from services.classifier.batch_tagger import (
+    BatchTagger,
+    Decoded,
+    FailedItem,
+    Item,
+    Story,
+    decode_all,
+    failure,
+)
 from services.classifier.dlq_limit import DeadLetterLimitExceeded, DlqLimit, DlqLimitConfig
 from services.classifier.incidents import IncidentBook, IncidentConfig
 from services.classifier.process import ItemTagger
@@ -116,16 +123,17 @@ class StoryDesk:
         self._store.load(stories)
         return self.index.rebuild(), self._store.take_changes()
 
-    def assign(self, values: Sequence[bytes | None], now: datetime, start: int = 0) -> list[Story]:
-        """Each value's story id; an undecodable value (or one that fails here) gets its
-        :class:`FailedItem` instead and is not tagged."""
+    def assign(self, decoded: Sequence[Decoded], now: datetime, start: int = 0) -> list[Story]:
+        """Each decoded value's story id (:func:`~services.classifier.batch_tagger.decode_all`); a
+        value that could not be decoded, or fails here, gets its :class:`FailedItem` instead and
+        is not tagged."""
         stories: list[Story] = []
-        for offset, value in enumerate(values):
+        for offset, item in enumerate(decoded):
+            if isinstance(item, FailedItem):
+                stories.append(item)
+                continue
             try:
-                item = decode_as(RawItemV1, value)
                 stories.append(self.index.assign(item.id, item.title, item.body, item.published_at, now))
-            except InvalidMessage as exc:
-                stories.append(FailedItem(start + offset, exc.reason, exc.reason_class))
             except Exception as exc:  # per-value isolation: never let one item stop the stream
                 stories.append(failure(start + offset, exc))
         return stories
@@ -206,9 +214,10 @@ class ClassifierCore:
         return story_count, incident_count, story_changes + incident_changes
 
     def decide(self, values: Sequence[bytes | None], now: datetime) -> BatchOutcome:
-        stories = self.stories.assign(values, now)
+        decoded = decode_all(values)
+        stories = self.stories.assign(decoded, now)
         story_writes = self.stories.flush()
-        return self.complete(self.tagger.tag(values, stories, now), story_writes, now)
+        return self.complete(self.tagger.tag_decoded(decoded, stories, now), story_writes, now)
 
     def complete(
         self, items: list[Item], story_writes: tuple[list[TableChange], int], now: datetime

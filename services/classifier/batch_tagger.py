@@ -49,9 +49,26 @@ Item = TaggedItem | FailedItem
 Story = str | FailedItem  # a value's story id, or why the value failed before tagging
 
 
+Decoded = RawItemV1 | FailedItem  # a decoded value, or why it could not be decoded
+
+
 def failure(position: int, exc: Exception) -> FailedItem:
     reason = f"tagging failed: {type(exc).__name__}: {exc}"
     return FailedItem(position, reason, "processing", traceback.format_exc(limit=8))
+
+
+def decode(value: bytes | None, position: int) -> Decoded:
+    """A raw-items value decoded, or the :class:`FailedItem` that says why it could not be."""
+    try:
+        return decode_as(RawItemV1, value)
+    except InvalidMessage as exc:
+        return FailedItem(position, exc.reason, exc.reason_class)
+    except Exception as exc:  # per-value isolation: never let one item stop the stream
+        return failure(position, exc)
+
+
+def decode_all(values: Sequence[bytes | None], start: int = 0) -> list[Decoded]:
+    return [decode(value, start + offset) for offset, value in enumerate(values)]
 
 
 class BatchTagger:
@@ -69,22 +86,30 @@ class BatchTagger:
     def tag(
         self, values: Sequence[bytes | None], stories: Sequence[Story], now: datetime, start: int = 0
     ) -> list[Item]:
-        """The values' items, in order (``stories`` from :meth:`StoryDesk.assign` on the same values)."""
-        slots: list[Item | None] = [None] * len(values)  # each is filled by one of the phases
-        decoded: list[tuple[int, RawItemV1, str]] = []
-        for offset, (value, story) in enumerate(zip(values, stories, strict=True)):
+        """The values' items, in order (``stories`` from :meth:`StoryDesk.assign` on the same
+        values). The values are decoded here again: only bytes cross to a tagging process."""
+        decoded = [
+            story if isinstance(story, FailedItem) else decode(value, start + offset)
+            for offset, (value, story) in enumerate(zip(values, stories, strict=True))
+        ]
+        return self.tag_decoded(decoded, stories, now, start)
+
+    def tag_decoded(
+        self, decoded: Sequence[Decoded], stories: Sequence[Story], now: datetime, start: int = 0
+    ) -> list[Item]:
+        """:meth:`tag` for values already decoded (in the process that gave their story ids)."""
+        slots: list[Item | None] = [None] * len(decoded)  # each is filled by one of the phases
+        todo: list[tuple[int, RawItemV1, str]] = []
+        for offset, (item, story) in enumerate(zip(decoded, stories, strict=True)):
             if isinstance(story, FailedItem):
                 slots[offset] = story
-                continue
-            try:
-                decoded.append((offset, decode_as(RawItemV1, value), story))
-            except InvalidMessage as exc:
-                slots[offset] = FailedItem(start + offset, exc.reason, exc.reason_class)
-            except Exception as exc:
-                slots[offset] = failure(start + offset, exc)
+            elif isinstance(item, FailedItem):
+                slots[offset] = item
+            else:
+                todo.append((offset, item, story))
         tagged: list[tuple[int, TaggedEventV1, float]] = []
         timer, tagger = self._timer, self._tagger
-        for offset, item, story in decoded:
+        for offset, item, story in todo:
             try:
                 started = timer()
                 event = tagger.tag(item, now, story)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Protocol
 
 from services.classifier.batch_core import BatchOutcome, ClassifierCore, TableChange
-from services.classifier.batch_tagger import Item, Story
+from services.classifier.batch_tagger import Item, Story, decode_all
 
 _CHUNK = 50  # values decided between two turns of the event loop when the core runs in it
 
@@ -65,8 +65,9 @@ class InlineCore:
         items: list[Item] = []
         halted: str | None = None
         for start in range(0, len(values), _CHUNK):
-            chunk = values[start : start + _CHUNK]
-            tagged = core.tagger.tag(chunk, core.stories.assign(chunk, now, start), now, start)
+            decoded = decode_all(values[start : start + _CHUNK], start)
+            stories = core.stories.assign(decoded, now, start)
+            tagged = core.tagger.tag_decoded(decoded, stories, now, start)
             counted, halted = core.desk.count(tagged, now)
             items.extend(counted)
             if halted is not None:
@@ -171,7 +172,7 @@ class ProcessCore:
         """Several calls may overlap: story ids are given in call order (before the first await),
         the child tags the batches in call order (one queue), and each batch's incidents are
         counted after the previous batch's."""
-        stories = self._core.stories.assign(values, now)
+        stories = self._core.stories.assign(decode_all(values), now)
         story_writes = self._core.stories.flush()
         previous = self._previous
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
