@@ -82,6 +82,42 @@ LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
         "saying the truce was intact.",
         set(),
     ),
+    # footage "purporting to show" strikes shows no act
+    (
+        "clip purporting to show strikes",
+        "Fact check: strike clip is old",
+        "A clip circulating online purporting to show fresh air strikes on Rafah after the truce took "
+        "effect was filmed last year, the agency found.",
+        set(),
+    ),
+    # acts counted since the truce ("twice since the ceasefire") happened while it stood
+    (
+        "fired twice since the ceasefire",
+        "Asif says Afghan troops fired twice",
+        "Afghan forces opened fire on border posts in Mohmand twice since the Doha ceasefire, the "
+        "defence minister said.",
+        {V},
+    ),
+    # accidents are no violence; a question about the hurt reports none
+    (
+        "weapon went off accidentally",
+        "Sepoy hurt in Khyber",
+        "A sepoy was injured when his weapon went off accidentally at a picket in Khyber, officials said.",
+        set(),
+    ),
+    (
+        "truck lost its brakes",
+        "Truck falls into gorge",
+        "Four men were killed when a truck lost its brakes and rolled into a gorge on the Khyber Pass road.",
+        set(),
+    ),
+    (
+        "whether anyone was hurt",
+        "Shells land near Chaman post",
+        "Two shells landed near a border post in Chaman on Friday; officials did not say whether anyone "
+        "was hurt.",
+        set(),
+    ),
     # fighting said to have stopped is no act under the truce; fighting that flared again is
     (
         "fighting has stopped under the truce",
