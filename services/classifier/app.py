@@ -119,7 +119,7 @@ class ClassifierSettings(CommonSettings):
         le=1,
         description=(
             "0: decide batches in the event loop; 1: tag in a process beside it (needs a second "
-            "core; about 80 MB more resident memory). Unset: 1 when the service may run on two "
+            "core; 40-90 MB more resident memory). Unset: 1 when the service may run on two "
             "or more CPUs, else 0."
         ),
     )
