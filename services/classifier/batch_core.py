@@ -214,10 +214,14 @@ class ClassifierCore:
         return story_count, incident_count, story_changes + incident_changes
 
     def decide(self, values: Sequence[bytes | None], now: datetime) -> BatchOutcome:
-        decoded = decode_all(values)
-        stories = self.stories.assign(decoded, now)
-        story_writes = self.stories.flush()
-        return self.complete(self.tagger.tag_decoded(decoded, stories, now), story_writes, now)
+        items = self.tag(values, now)
+        return self.complete(items, self.stories.flush(), now)
+
+    def tag(self, values: Sequence[bytes | None], now: datetime, start: int = 0) -> list[Item]:
+        """Story ids and tagging for ``values`` (positions from ``start``), each value decoded once;
+        the story writes stay for :meth:`StoryDesk.flush`."""
+        decoded = decode_all(values, start)
+        return self.tagger.tag_decoded(decoded, self.stories.assign(decoded, now, start), now, start)
 
     def complete(
         self, items: list[Item], story_writes: tuple[list[TableChange], int], now: datetime

@@ -65,10 +65,7 @@ class InlineCore:
         items: list[Item] = []
         halted: str | None = None
         for start in range(0, len(values), _CHUNK):
-            decoded = decode_all(values[start : start + _CHUNK], start)
-            stories = core.stories.assign(decoded, now, start)
-            tagged = core.tagger.tag_decoded(decoded, stories, now, start)
-            counted, halted = core.desk.count(tagged, now)
+            counted, halted = core.desk.count(core.tag(values[start : start + _CHUNK], now, start), now)
             items.extend(counted)
             if halted is not None:
                 break

@@ -1,7 +1,7 @@
-"""One raw-items message in, one tagged event out: the classifier's pure step.
+"""What a tagger is to the classifier's core, and the CloudEvents headers of a tagged event.
 
-Decoding errors surface as :class:`InvalidMessage`; everything here is free of Kafka and faust,
-so the same step runs in the faust agent, the tests and the benchmarks.
+Free of Kafka and faust; the per-batch step that uses them is
+:mod:`services.classifier.batch_tagger`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from schemas.codec import decode_as
 from schemas.raw_items import RawItemV1
 from schemas.tagged_events import TaggedEventV1
 
@@ -19,11 +18,6 @@ CE_TYPE = "org.borderwatch.tagged_event.v1"
 
 class ItemTagger(Protocol):
     def tag(self, item: RawItemV1, now: datetime, story_id: str | None = None) -> TaggedEventV1: ...
-
-
-def tag_raw_message(raw: bytes | None, tagger: ItemTagger, now: datetime) -> TaggedEventV1:
-    """Decode a raw-items message and tag it; raises InvalidMessage for undecodable input."""
-    return tagger.tag(decode_as(RawItemV1, raw), now)
 
 
 def cloudevent_headers(event: TaggedEventV1) -> list[tuple[str, bytes]]:
