@@ -2,7 +2,11 @@
 # `make test` runs the whole test suite. Both set everything up first and are safe to re-run.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-PYTHON ?= python3
+# The interpreter of .venv: Debian's CPython 3.11 when it is there (built with profile-guided and
+# link-time optimisation; the tagger runs about 7% faster on it than on a plain source build such
+# as pyenv's), else python3 from PATH. `make PYTHON=...` picks another; .venv is rebuilt when the
+# choice changes (.venv/base-python records it).
+PYTHON ?= $(firstword $(wildcard /usr/bin/python3.11) python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 BW := $(VENV)/bin/borderwatch
@@ -21,13 +25,22 @@ help:
 	@echo "make monitor start a local Prometheus scraping the services (make stop stops it)"
 	@echo "make eval    score the classifier on the labelled development set (../shared/eval/dev.jsonl)"
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml $(VENV)/base-python
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
 venv: $(STAMP)
+
+# Always checked: a .venv made by another interpreter is removed and made again.
+$(VENV)/base-python: FORCE
+	@if [ "$$(cat $@ 2>/dev/null)" != "$(PYTHON)" ]; then \
+		if [ -e $(VENV) ]; then echo "venv: $(VENV) was made with another Python; making it again with $(PYTHON)"; fi; \
+		rm -rf $(VENV) && mkdir -p $(VENV) && echo "$(PYTHON)" > $@; \
+	fi
+
+FORCE:
 
 # The compiled tagging core; the script skips the build when sources and tools are unchanged
 # and fails loudly when the build fails.

@@ -7,6 +7,10 @@ ratio is what is compared with the goal: these machines are noisy, ratios are no
 from __future__ import annotations
 
 import json
+import os
+import platform
+import sys
+import sysconfig
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -49,11 +53,26 @@ class BenchResult:
         return BenchResult(name, value, unit, goal=goal, met=met)
 
 
+def machine() -> dict[str, object]:
+    """What the figures were measured on: the interpreter (and how it was built) and the CPUs."""
+    return {
+        "python": sys.version.split()[0],
+        "python_executable": getattr(sys, "_base_executable", sys.executable),
+        "python_build": platform.python_build()[0],
+        "python_config": sysconfig.get_config_var("CONFIG_ARGS") or "",
+        "cpus": len(os.sched_getaffinity(0)),
+        "platform": platform.platform(),
+    }
+
+
 def write_report(results: list[BenchResult], out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "report.json"
-    path.write_text(json.dumps({"results": [asdict(r) for r in results]}, indent=2) + "\n")
+    about = machine()
+    path.write_text(json.dumps({"machine": about, "results": [asdict(r) for r in results]}, indent=2) + "\n")
     lines = [
+        f"Python {about['python']} ({about['python_executable']}), {about['cpus']} CPUs, {about['platform']}",
+        "",
         "| name | value | unit | baseline | baseline value | ratio | goal | met |",
         "|---|---|---|---|---|---|---|---|",
     ]
