@@ -86,6 +86,47 @@ def test_image_runs_as_a_non_root_user() -> None:
     assert users and users[-1] not in ("root", "0")
 
 
+def _stages() -> list[list[str]]:
+    """The Dockerfile's instructions, one list per build stage (continuation lines joined)."""
+    text = (ROOT / "deploy" / "Dockerfile").read_text().replace("\\\n", " ")
+    stages: list[list[str]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("FROM "):
+            stages.append([])
+        if stages and line and not line.startswith("#"):
+            stages[-1].append(line)
+    return stages
+
+
+def test_image_carries_the_compiled_tagging_core() -> None:
+    stages = _stages()
+    builder, final = stages[1], stages[-1]
+    assert builder[0].split()[1:] == ["base", "AS", "native"] and final[0] == "FROM base"
+    assert any("scripts/build_native.sh" in line for line in builder if line.startswith("RUN "))
+    copies = [line.split() for line in final if line.startswith("COPY --from=")]
+    assert [
+        "COPY",
+        "--from=native",
+        "/app/services/classifier/_native",
+        "./services/classifier/_native",
+    ] in copies
+    # The image refuses to build when the copied core would not load (pure Python is 3-4x slower).
+    assert any("tagging_build()" in line and "mypyc" in line for line in final if line.startswith("RUN "))
+
+
+def test_image_copies_only_what_the_repository_has_and_never_local_builds() -> None:
+    for stage in _stages():
+        for line in stage:
+            words = line.split()
+            if words[0] == "COPY" and not words[1].startswith("--"):
+                for source in words[1:-1]:
+                    assert (ROOT / source).exists(), line
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    for local in (".venv", "var", "services/classifier/_native", "deploy/kafka/libs"):
+        assert local in ignored
+
+
 def test_every_long_running_service_has_a_health_check() -> None:
     for name, spec in compose()["services"].items():
         if spec.get("restart") == "no":
