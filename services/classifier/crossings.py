@@ -18,8 +18,18 @@ from services.classifier.matcher import Hit, PhraseMatcher
 from services.classifier.sentences import Sentence
 from services.classifier.taxonomy import GazetteerEntry, Taxonomy
 
-CLOSED, WEAK, OPEN, PARTIAL, RESTRICTED = "closed", "weak", "open", "partial", "restricted"
-RUNNING = "running"  # open as usual: cancels what queues and delays alone would say
+CLOSED: Final = "closed"
+WEAK: Final = "weak"
+OPEN: Final = "open"
+PARTIAL: Final = "partial"
+RESTRICTED: Final = "restricted"
+RUNNING: Final = "running"  # open as usual: cancels what queues and delays alone would say
+# The schema's states and regions, bound once (compiled, a constant costs less than the lookup).
+_STATE_CLOSED: Final = CrossingState.CLOSED
+_STATE_REOPENED: Final = CrossingState.REOPENED
+_STATE_PARTIAL: Final = CrossingState.PARTIALLY_OPEN
+_AF_PAK: Final = Region.AF_PAK
+_OTHER: Final = Region.OTHER
 _PRIOR_CLAUSE_WORDS: Final = 14  # 'after' opening a clause that tells what shut a reopened route
 _AIRPORT: Final = re.compile(r"((?:[A-Z][\w'-]+ ){1,3})(?:[Ii]nternational )?[Aa]irport\b")
 # "at Lahore and Sialkot airports", "the Peshawar, Quetta and Karachi airports": one airport each.
@@ -577,7 +587,7 @@ class CrossingAnalyser:
         for m in mentions:
             if m.hit.start >= start and m.hit.end <= end:
                 return region_of(m.entry)
-        return Region.OTHER
+        return _OTHER
 
     # -- document ---------------------------------------------------------------------------------
     def analyse(self, doc: Doc, mentions: dict[int, list[Mention]]) -> ClosureResult:
@@ -660,14 +670,14 @@ class CrossingAnalyser:
         if afpak_state is not None:
             for name in _DEFAULT_AFPAK:
                 entry = self._places.get(name)
-                region = region_of(entry) if entry else Region.AF_PAK
+                region = region_of(entry) if entry else _AF_PAK
                 routes.setdefault(name, Route(name, "crossing", region)).states.append((afpak_state, False))
         out: list[tuple[str, CrossingState, Region]] = []
         for route in routes.values():
             final = _combine(route.states, dominant)
             if final is not None:
                 out.append((route.name, final, route.region))
-        positive = generic_closure or any(s != CrossingState.REOPENED for _, s, _ in out)
+        positive = generic_closure or any(s != _STATE_REOPENED for _, s, _ in out)
         if positive and evidence is None:
             evidence = next(
                 (s for s, st in zip(doc.sentences, states, strict=True) if st in (CLOSED, PARTIAL, WEAK)),
@@ -830,23 +840,23 @@ def _combine(states: list[tuple[str, bool]], dominant: str | None) -> CrossingSt
         if all(k in (RUNNING, WEAK, RESTRICTED) for k in kinds):
             return None  # a new rule while the route runs as usual is no closure
         if CLOSED in kinds and OPEN not in kinds:
-            return CrossingState.PARTIALLY_OPEN
+            return _STATE_PARTIAL
         states = [st for st in states if st[0] != RUNNING]
         kinds = [s for s, _ in states]
     if not kinds:
         return None
     if PARTIAL in kinds or (RESTRICTED in kinds and (CLOSED in kinds or WEAK in kinds)):
-        return CrossingState.PARTIALLY_OPEN
+        return _STATE_PARTIAL
     if CLOSED in kinds and OPEN in kinds:
         titled = [s for s, t in states if t and s in (CLOSED, OPEN)]
         pick = titled[0] if titled else [s for s in kinds if s in (CLOSED, OPEN)][-1]
-        return CrossingState.CLOSED if pick == CLOSED else CrossingState.REOPENED
+        return _STATE_CLOSED if pick == CLOSED else _STATE_REOPENED
     if CLOSED in kinds:
-        return CrossingState.CLOSED
+        return _STATE_CLOSED
     if OPEN in kinds:
-        return CrossingState.REOPENED
+        return _STATE_REOPENED
     if WEAK in kinds:
-        return CrossingState.PARTIALLY_OPEN if dominant == PARTIAL else CrossingState.CLOSED
+        return _STATE_PARTIAL if dominant == PARTIAL else _STATE_CLOSED
     if RESTRICTED in kinds:
-        return CrossingState.PARTIALLY_OPEN
+        return _STATE_PARTIAL
     return None

@@ -92,7 +92,10 @@ _POSSESSIVE_DAYS: Final = {f"{day}'s": n for n, day in enumerate(_WEEKDAYS)}
 _DETERMINERS: Final = frozenset(
     {"the", "our", "their", "its", "his", "her", "my", "your", "off", "any", "all", "whatever", "what"}
 )
-LEVEL_TOLL, LEVEL_AMONG, LEVEL_EXPLICIT, LEVEL_IMPLICIT = 3, 2, 1, 0
+LEVEL_TOLL: Final = 3
+LEVEL_AMONG: Final = 2
+LEVEL_EXPLICIT: Final = 1
+LEVEL_IMPLICIT: Final = 0
 _CLAIMING: Final = frozenset({"put", "puts", "putting", "claimed", "claims"})
 # Words dating an act to the days of the item, not to the past it looks back on.
 _NOW: Final = frozenset(

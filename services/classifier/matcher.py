@@ -60,8 +60,9 @@ class _Phrase:
         self.size = len(key)
         self.single = run == key
         self.probe = len(run)
-        self.first = "" if self.single else key[self.probe]
-        self.second = key[self.probe + 1] if self.probe + 1 < self.size else self.first
+        # Code points: compiled, comparing integers read out of the text builds no string.
+        self.first = -1 if self.single else ord(key[self.probe])
+        self.second = ord(key[self.probe + 1]) if self.probe + 1 < self.size else self.first
         self.groups = [g for g, _ in payload]
         self.refs = [r for _, r in payload]
 
@@ -113,6 +114,14 @@ def spaced_starts(parts: list[str]) -> list[int]:
         starts.append(pos)
         pos += len(parts[k]) + 1
     return starts
+
+
+def alnum_at(text: str, at: int) -> bool:
+    """``text[at].isalnum()``, deciding ASCII by code point (compiled, no one-character string)."""
+    c = ord(text[at])
+    if c < 128:
+        return 97 <= c <= 122 or 48 <= c <= 57 or 65 <= c <= 90
+    return text[at].isalnum()
 
 
 def _first_run(key: str) -> str:
@@ -231,7 +240,7 @@ class PhraseMatcher:
             start = low.find(phrase.key)
             while start >= 0:
                 end = start + phrase.size
-                if (start == 0 or not low[start - 1].isalnum()) and (end == last or not low[end].isalnum()):
+                if (start == 0 or not alnum_at(low, start - 1)) and (end == last or not alnum_at(low, end)):
                     for i in range(len(phrase.groups)):
                         hits.append(Hit(start, end, phrase.groups[i], phrase.refs[i]))
                 start = low.find(phrase.key, start + 1)
@@ -247,12 +256,12 @@ def _match(low: str, start: int, found: list[_Phrase], hits: list[Hit]) -> None:
             if end > last:
                 continue
             at = start + phrase.probe
-            if low[at] != phrase.first or (at + 1 < end and low[at + 1] != phrase.second):
+            if ord(low[at]) != phrase.first or (at + 1 < end and ord(low[at + 1]) != phrase.second):
                 continue
             # find() within exactly the phrase's span: a comparison without a slice.
             if low.find(phrase.key, start, end) < 0:
                 continue
-            if end < last and low[end].isalnum():
+            if end < last and alnum_at(low, end):
                 continue
         groups = phrase.groups
         refs = phrase.refs

@@ -16,6 +16,8 @@ from schemas.common import Region
 from services.classifier.gazetteer import Mention, region_of
 
 _TITLE_WEIGHT: Final = 2.0
+_AF_PAK: Final = Region.AF_PAK
+_OTHER: Final = Region.OTHER
 
 
 def decide_region(
@@ -25,9 +27,9 @@ def decide_region(
 ) -> Region:
     routes = list(route_regions)
     if routes:
-        return Region.AF_PAK if Region.AF_PAK in routes else Region.OTHER
-    local = {Region.AF_PAK: 0.0, Region.OTHER: 0.0}
-    national = {Region.AF_PAK: 0.0, Region.OTHER: 0.0}
+        return _AF_PAK if _AF_PAK in routes else _OTHER
+    local = {_AF_PAK: 0.0, _OTHER: 0.0}
+    national = {_AF_PAK: 0.0, _OTHER: 0.0}
     countries: set[str] = set()
     for in_title, m in mentions:
         weight = _TITLE_WEIGHT if in_title else 1.0
@@ -44,12 +46,12 @@ def decide_region(
         if country is None:
             continue
         weight = _TITLE_WEIGHT if in_title else 1.0
-        national[Region.AF_PAK if country in ("AF", "PK") else Region.OTHER] += weight
+        national[_AF_PAK if country in ("AF", "PK") else _OTHER] += weight
         countries.add(country)
-    if local[Region.AF_PAK] != local[Region.OTHER]:
-        return Region.AF_PAK if local[Region.AF_PAK] > local[Region.OTHER] else Region.OTHER
+    if local[_AF_PAK] != local[_OTHER]:
+        return _AF_PAK if local[_AF_PAK] > local[_OTHER] else _OTHER
     if {"AF", "PK"} <= countries:
-        return Region.AF_PAK
-    if national[Region.AF_PAK] > national[Region.OTHER]:
-        return Region.AF_PAK
-    return Region.OTHER
+        return _AF_PAK
+    if national[_AF_PAK] > national[_OTHER]:
+        return _AF_PAK
+    return _OTHER

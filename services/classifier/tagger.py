@@ -51,6 +51,12 @@ _NOT_MATCHED: Final = frozenset(
 )
 ACTOR: Final = "actor"
 _PLACE_GROUPS: Final = (PLACE, DEMONYM)
+_VIOLATION: Final = Label.CEASEFIRE_VIOLATION
+_CLOSURE: Final = Label.CLOSURE
+_CASUALTIES: Final = Label.CASUALTIES
+_VIOLATION_NAME: Final[str] = _VIOLATION.value
+_CLOSURE_NAME: Final[str] = _CLOSURE.value
+_CASUALTIES_NAME: Final[str] = _CASUALTIES.value
 _NO_FIGURES: Final = Figures()  # immutable, so one instance serves every event
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -143,17 +149,17 @@ class Tagger:
         labels: list[Label] = []
         evidence: list[dict[str, object]] = []
         if violation is not None:
-            labels.append(Label.CEASEFIRE_VIOLATION)
-            evidence.append(_evidence(Label.CEASEFIRE_VIOLATION.value, violation))
+            labels.append(_VIOLATION)
+            evidence.append(_evidence(_VIOLATION_NAME, violation))
         if closure.positive:
-            labels.append(Label.CLOSURE)
+            labels.append(_CLOSURE)
             if closure.evidence is not None:
-                evidence.append(_evidence(Label.CLOSURE.value, closure.evidence))
+                evidence.append(_evidence(_CLOSURE_NAME, closure.evidence))
         figures = _NO_FIGURES
         if casualties.positive:
-            labels.append(Label.CASUALTIES)
+            labels.append(_CASUALTIES)
             if casualties.evidence is not None:
-                evidence.append(_evidence(Label.CASUALTIES.value, casualties.evidence))
+                evidence.append(_evidence(_CASUALTIES_NAME, casualties.evidence))
             figures = self._figures(casualties.killed, casualties.injured, casualties.civilians_killed)
             for name, sent in casualties.figure_evidence.items():
                 evidence.append(_evidence(name, sent))
@@ -254,7 +260,7 @@ def unvalidated_build_applies(shapes: Mapping[type[BaseModel], tuple[str, ...]] 
 
 _UNVALIDATED_OK: Final = unvalidated_build_applies()
 _SHARED_MAX: Final = 4096
-_set = object.__setattr__
+_set: Final = object.__setattr__
 
 
 def _model(cls: type[_M], values: dict[str, object], given: set[str]) -> _M:

@@ -13,12 +13,14 @@ from bisect import bisect_left, bisect_right
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from services.classifier.matcher import Hit, PhraseMatcher, chunks, normalise
+from services.classifier.matcher import Hit, PhraseMatcher, alnum_at, chunks, normalise
 from services.classifier.sentences import (
     _BOUNDARY,
+    _END_CHARS,
     TOKEN,
     Sentence,
     _boundaries,
+    _ends_like_a_sentence,
     make_sentences,
     split_spans,
     tokenise,
@@ -47,6 +49,12 @@ def test_tokenise_matches_the_token_expression(text: str) -> None:
 def test_tokenise_matches_the_token_expression_in_ascii(text: str) -> None:
     words, starts = tokenise(text)
     assert list(zip(words, starts, strict=True)) == [(m.group(), m.start()) for m in TOKEN.finditer(text)]
+
+
+def test_code_point_checks_match_the_string_methods_and_sets() -> None:
+    for c in range(0x3100):
+        assert alnum_at(f"x{chr(c)}", 1) == chr(c).isalnum(), hex(c)
+        assert _ends_like_a_sentence(c) == (c in _END_CHARS), hex(c)
 
 
 @given(_TEXT)
