@@ -184,7 +184,7 @@ class Tagger:
             "labels": labels,
             "figures": figures,
             "crossings": [{"name": n, "state": s} for n, s, _ in closure.crossings],
-            "places": _places(flat),
+            "places": _place_mentions(flat),
             "actors": actors,
             "region": region,
             "severity": severity,
@@ -198,6 +198,7 @@ class Tagger:
         utc = now.tzinfo is UTC and item.published_at.tzinfo is UTC and item.ingested_at.tzinfo is UTC
         if self._assembler is not None and utc:
             return self._assembler.event(values)
+        values["places"] = [_place(m) for m in cast(list[Mention], values["places"])]
         return TaggedEventV1.model_validate(values)
 
 
@@ -282,20 +283,31 @@ class _EventAssembler:
 
     def __init__(self) -> None:
         self._crossings: dict[tuple[object, ...], Crossing] = {}
-        self._places: dict[tuple[object, ...], Place] = {}
+        self._places: dict[tuple[str, str], Place] = {}
 
     def event(self, values: dict[str, object]) -> TaggedEventV1:
         crossings = cast(list[dict[str, object]], values["crossings"])
         if crossings:
             values["crossings"] = [self._shared(self._crossings, Crossing, c) for c in crossings]
-        places = cast(list[dict[str, object]], values["places"])
+        places = cast(list[Mention], values["places"])
         if places:
-            values["places"] = [self._shared(self._places, Place, p) for p in places]
+            values["places"] = [self._place(m) for m in places]
         evidence = cast(list[dict[str, object]], values["evidence"])
         values["evidence"] = [_model(Evidence, e, set(e)) for e in evidence]
         given = set(values)
         full: dict[str, object] = {"schema_version": 1, **values, "story_id": values.get("story_id")}
         return _model(TaggedEventV1, full, given)
+
+    def _place(self, mention: Mention) -> Place:
+        """The shared place of a mention: one per place and spelling (the rest follows from those)."""
+        key = (mention.entry.name, mention.text)
+        found = self._places.get(key)
+        if found is None:
+            values = _place(mention)
+            found = _model(Place, values, set(values))
+            if len(self._places) < _SHARED_MAX:
+                self._places[key] = found
+        return found
 
     @staticmethod
     def _shared(cache: dict[tuple[object, ...], _M], cls: type[_M], values: dict[str, object]) -> _M:
@@ -308,24 +320,31 @@ class _EventAssembler:
         return found
 
 
-def _places(mentions: list[tuple[bool, Mention]]) -> list[dict[str, object]]:
-    out: dict[str, dict[str, object]] = {}
+def _place_mentions(mentions: list[tuple[bool, Mention]]) -> list[Mention]:
+    """The first mention of each place the event names, in text order."""
+    out: dict[str, Mention] = {}
     for _, m in mentions:
         # Talk venues (Doha, Istanbul) name where negotiations happen, not where events did.
-        if m.demonym or m.no_evidence or m.entry.name in out:
+        if m.demonym or m.no_evidence:
             continue
-        e = m.entry
-        kind = "crossing" if e.kind in ROUTE_KINDS else e.kind
-        out[e.name] = {
-            "name": e.name,
-            "mention": m.text,
-            "kind": kind,
-            "country": e.country,
-            "admin_area": e.admin_area,
-            "lat": e.lat,
-            "lon": e.lon,
-        }
+        name = m.entry.name
+        if name not in out:
+            out[name] = m
     return list(out.values())
+
+
+def _place(mention: Mention) -> dict[str, object]:
+    """The values of the event's place for ``mention``."""
+    e = mention.entry
+    return {
+        "name": e.name,
+        "mention": mention.text,
+        "kind": "crossing" if e.kind in ROUTE_KINDS else e.kind,
+        "country": e.country,
+        "admin_area": e.admin_area,
+        "lat": e.lat,
+        "lon": e.lon,
+    }
 
 
 def load_tagger(taxonomy_path: str | Path, gazetteer_path: str | Path | Iterable[str | Path]) -> Tagger:
