@@ -323,7 +323,6 @@ class CrossingAnalyser:
         closed: list[Hit] = []
         weak: list[Hit] = []
         denied = sent.has("clo.falsehoods")  # "reports that the crossing had been shut were false"
-        again = "again" in low or "anew" in low or "once more" in low
         closed_again: Hit | None = None
         ended: list[Hit] = []
         for group, bucket in (("clo.closed", closed), ("clo.closed_weak", weak)):
@@ -352,7 +351,7 @@ class CrossingAnalyser:
                 ):
                     ended.append(h)  # "Trucks crossed again, ending a 19-day shutdown": a reopening
                     continue
-                if bucket is closed and again and _again(sent, h):
+                if bucket is closed and _says_again(low) and _again(sent, h):
                     closed_again = h  # "reopened last week, was shut again": the latest news
                 elif opened and self._cause_of_reopening(sent, h):
                     continue
@@ -463,7 +462,8 @@ class CrossingAnalyser:
         if not sent.has(ROUTE_WORDS_GROUP):
             return out
         low = sent.low
-        for found in _AIRPORT.finditer(sent.text) if "airport" in low else ():
+        port = "port" in low  # in "airport", "airports", "port" and "ports"
+        for found in _AIRPORT.finditer(sent.text) if port and "airport" in low else ():
             words = found.group(1).strip()
             if words.split()[0] in ("The", "A", "Flights", "Its"):
                 words = " ".join(words.split()[1:])
@@ -471,7 +471,7 @@ class CrossingAnalyser:
             if words:
                 region = self._region_in(found.start(), found.end(), mentions)
                 out.append((f"{words} airport", "airport", region))
-        for found in _AIRPORTS.finditer(sent.text) if "airports" in low else ():
+        for found in _AIRPORTS.finditer(sent.text) if port and "airports" in low else ():
             group = 1 if found.group(1) is not None else 2
             listed = found.group(group)
             for city in _AIRPORT_LIST_SPLIT.split(listed):
@@ -481,7 +481,7 @@ class CrossingAnalyser:
                 out.append((f"{city} airport", "airport", self._region_in(at, at + len(city), mentions)))
         # "trucks parked at Karachi port because all the land crossings remain closed": the port is
         # where the traffic waits, not what is shut.
-        ports = " port" in low and not sent.has("clo.all_crossings")  # not "reported", "support"
+        ports = port and " port" in low and not sent.has("clo.all_crossings")  # not "reported", "support"
         for found in _PORT.finditer(sent.text) if ports else ():
             city = found.group(1)
             if city in ("The", "A", "Its", "Sea", "Dry") or any(
@@ -497,7 +497,7 @@ class CrossingAnalyser:
                     continue
                 region = self._region_in(found.start(), found.end(), mentions)
                 out.append((fmt.format(*found.groups()), "road", region))
-        toks = sent.words if "airspace" in low or "ports" in low else []
+        toks = sent.words if "airspace" in low or (port and "ports" in low) else []
         for k, t in enumerate(toks):
             if t not in ("airspace", "ports") or k == 0:
                 continue
@@ -796,6 +796,10 @@ def _building_block(sent: Sentence, h: Hit) -> bool:
     after = toks[j] if j < len(toks) else "."
     noun_follows = not after.isalnum() or after in _AFTER_A_NOUN
     return noun_follows and any(t in ("the", "a", "an") for t in toks[max(0, i - 2) : i])
+
+
+def _says_again(low: str) -> bool:
+    return "again" in low or "anew" in low or "once more" in low
 
 
 def _again(sent: Sentence, h: Hit) -> bool:

@@ -112,6 +112,10 @@ class Tagger:
         self._crossings = CrossingAnalyser(taxonomy, self._places)
         self._severity = SeverityRules(taxonomy.severity_rules, taxonomy.default_severity)
         self._assembler = _EventAssembler() if _UNVALIDATED_OK and not validate_events else None
+        # Read out of the validated models once: compiled code reads its own attributes natively.
+        self._version: str = taxonomy.version
+        self._actor_names: list[str] = [actor.name for actor in taxonomy.actors]
+        self._actor_countries: list[str | None] = [actor.country for actor in taxonomy.actors]
 
     def _document(self, item: RawItemV1) -> Doc:
         sentences: list[Sentence] = []
@@ -165,15 +169,17 @@ class Tagger:
                 evidence.append(_evidence(name, sent))
 
         actor_hits = [(s.field == "title", h.ref) for s in doc.sentences for h in s.groups(ACTOR)]
-        actors = list(dict.fromkeys(self.taxonomy.actors[ref].name for _, ref in actor_hits))
+        names = self._actor_names
+        countries = self._actor_countries
+        actors = list(dict.fromkeys(names[ref] for _, ref in actor_hits))
         region = decide_region(
             (r for _, _, r in closure.crossings),
             flat,
-            ((t, self.taxonomy.actors[ref].country) for t, ref in actor_hits),
+            ((t, countries[ref]) for t, ref in actor_hits),
         )
         severity = self._severity.assess(labels, figures)
         values: dict[str, object] = {
-            "event_id": make_event_id(item.id, CLASSIFIER_VERSION, self.taxonomy.version),
+            "event_id": make_event_id(item.id, CLASSIFIER_VERSION, self._version),
             "item_id": item.id,
             "source": item.source,
             "url": item.url,
@@ -190,7 +196,7 @@ class Tagger:
             "severity": severity,
             "evidence": evidence,
             "classifier_version": CLASSIFIER_VERSION,
-            "taxonomy_version": self.taxonomy.version,
+            "taxonomy_version": self._version,
         }
         if story_id is not None:
             values["story_id"] = story_id
