@@ -133,6 +133,7 @@ _ROUTE_WORDS: Final = (
 _DEFAULT_AFPAK: Final = ("Torkham", "Chaman")
 _AFPAK: Final = frozenset({"AF", "PK"})  # the frontier's two countries
 _NOT: Final = frozenset({"not", "n't", "never"})
+_IN_THE_TOWN: Final = frozenset({"in", "inside", "near", "outside", "around"})
 _STATE_REACH: Final = 3  # words between a place standing for its route and the state told of it
 _AIM: Final = frozenset({"at", "to", "for", "on", "of", "about", "toward", "towards"})
 _SPANS: Final = frozenset({"day", "week", "month", "hour", "long"})
@@ -456,7 +457,7 @@ class CrossingAnalyser:
             # its route, next to the words that tell the route's state
             for m in mentions:
                 route = self._stands_for.get(m.hit.ref)
-                if route is not None and _state_word_near(sent, m.hit):
+                if route is not None and not _the_town(sent, m.hit) and _state_word_near(sent, m.hit):
                     route_spans.append(m.hit)
                     out.append((route.name, route.kind, region_of(route)))
         if not sent.has(ROUTE_WORDS_GROUP):
@@ -745,6 +746,16 @@ def _lasted(toks: list[str], at: int) -> bool:
     if "had" in toks[at + 1 : at + 3]:
         return True
     return at >= 2 and toks[at - 1] in _SPANS and (toks[at - 2] == "-" or toks[at - 2].isdigit())
+
+
+def _the_town(sent: Sentence, place: Hit) -> bool:
+    """A place named as the town, not its route: "shops in Spin Boldak have reopened", "Rafah's
+    markets reopened"."""
+    low = sent.low
+    if low.startswith("'s ", place.end):
+        return True
+    at = tok(sent, place)
+    return at > 0 and sent.words[at - 1] in _IN_THE_TOWN
 
 
 def _state_word_near(sent: Sentence, place: Hit) -> bool:

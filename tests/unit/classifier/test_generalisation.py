@@ -1039,6 +1039,25 @@ def test_closure_label_families(tag: TagFn, name: str, title: str, body: str, cl
 
 CROSSING_CASES: list[tuple[str, str, str, dict[str, str]]] = [
     (
+        "the Afghan side's town named beside the other crossing",
+        "Kabul tells importers to look elsewhere",
+        "Goods traffic via Torkham and Spin Buldak has stayed suspended since mid-October, the "
+        "chamber of commerce said.",
+        {"Torkham": "closed", "Chaman": "closed"},
+    ),
+    (
+        "life in the crossing's town, not the crossing",
+        "Spin Boldak after the fighting",
+        "Tea houses near Spin Boldak's main square have reopened and displaced families are returning.",
+        {},
+    ),
+    (
+        "shops reopening in a town that stands for a crossing",
+        "Calm returns",
+        "Pharmacies in Rafah have reopened after a week, residents said.",
+        {},
+    ),
+    (
         "trucks roll through after a halt",
         "Aid convoys roll through Zikim after two-day halt",
         "",
