@@ -26,7 +26,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("eval")
     def eval_command(
-        path: Annotated[Path, typer.Argument(help="Labelled JSONL file (the format of the dev set).")],
+        paths: Annotated[
+            list[Path],
+            typer.Argument(help="Labelled JSONL files (the format of the dev set), scored together."),
+        ],
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object of scores.")] = False,
         errors: Annotated[
             bool | None,
@@ -38,17 +41,18 @@ def register(app: typer.Typer) -> None:
         taxonomy: Annotated[Path, typer.Option(envvar="BW_TAXONOMY_FILE")] = Path("config/taxonomy.yaml"),
         gazetteer: Annotated[Path, typer.Option(envvar="BW_GAZETTEER_PATH")] = Path("config/gazetteer"),
     ) -> None:
-        """Score the tagger on a labelled file: per-label P/R/F1, figures, crossings, region."""
+        """Score the tagger on labelled files: per-label P/R/F1, figures, crossings, region."""
         import json
 
-        from services.classifier.evaluate import DatasetError, evaluate, load_rows
+        from services.classifier.evaluate import DatasetError, evaluate, load_row_files
         from services.classifier.tagger import load_tagger
 
-        if not path.is_file():
-            fail(f"labelled file not found: {path}")
+        for path in paths:
+            if not path.is_file():
+                fail(f"labelled file not found: {path}")
         try:
             tagger = load_tagger(taxonomy, gazetteer)
-            rows = load_rows(path)
+            rows = load_row_files(paths)
         except (ConfigError, DatasetError) as exc:
             fail(str(exc))
         report = evaluate(tagger, rows)

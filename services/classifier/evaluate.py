@@ -239,3 +239,17 @@ def load_rows(path: str | Path) -> list[dict[str, Any]]:
     """Read and parse a labelled JSONL file (raises OSError or :class:`DatasetError`)."""
     p = Path(path)
     return parse_rows(p.read_text(encoding="utf-8"), str(p))
+
+
+def load_row_files(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
+    """The rows of several labelled files, in order; an id used by two files is an error."""
+    rows: list[dict[str, Any]] = []
+    seen: dict[str, str] = {}
+    for path in paths:
+        for row in load_rows(path):
+            item_id = str(row["id"])
+            if item_id in seen:
+                raise DatasetError(f"{path}: id {item_id!r} is also in {seen[item_id]}")
+            seen[item_id] = str(path)
+            rows.append(row)
+    return rows

@@ -8,11 +8,13 @@ import pytest
 
 from schemas.raw_items import RawItemV1
 from schemas.tagged_events import TaggedEventV1
-from services.classifier.evaluate import load_rows, to_raw_item
+from services.classifier.evaluate import load_row_files, load_rows, to_raw_item
 from services.classifier.tagger import Tagger, load_tagger
 from services.ingest.replay_reader import AcceptedLine, read_replay_lines
 
 ROOT = Path(__file__).resolve().parents[3]
+# The held-out style set, in parts (each file stays small enough to review).
+HELDOUT_FILES = sorted((ROOT / "tests" / "data" / "classifier_heldout").glob("*.jsonl"))
 TAXONOMY = ROOT / "config" / "taxonomy.yaml"
 GAZETTEER = ROOT / "config" / "gazetteer"
 NOW = datetime(2025, 11, 20, 12, 0, tzinfo=UTC)
@@ -47,7 +49,7 @@ def tag(tagger: Tagger) -> TagFn:
 
 def known_items() -> list[RawItemV1]:
     """Every item of the held-out set, the development set (when present) and the samples."""
-    items = [to_raw_item(r) for r in load_rows(ROOT / "tests" / "data" / "classifier_heldout.jsonl")]
+    items = [to_raw_item(r) for r in load_row_files(HELDOUT_FILES)]
     dev = ROOT.parent / "shared" / "eval" / "dev.jsonl"
     if dev.is_file():
         items += [to_raw_item(r) for r in load_rows(dev)]

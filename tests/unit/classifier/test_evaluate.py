@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from services.classifier.evaluate import DatasetError, evaluate, parse_rows
+from services.classifier.evaluate import DatasetError, evaluate, load_row_files, parse_rows
 from services.classifier.tagger import Tagger
 from services.cli import app
+from tests.unit.classifier.conftest import HELDOUT_FILES
 
 
 def _row(n: int, title: str, labels: list[str], region: str = "af-pak", **gold: object) -> dict[str, object]:
@@ -87,6 +88,18 @@ def test_eval_command_prints_the_documented_json(tmp_path: Path) -> None:
     assert with_errors == EXPECTED
 
 
+def test_eval_command_scores_several_files_together(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text("\n".join(json.dumps(r) for r in ROWS[:2]) + "\n", encoding="utf-8")
+    second.write_text("\n".join(json.dumps(r) for r in ROWS[2:]) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["eval", str(first), str(second), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == EXPECTED
+    clash = CliRunner().invoke(app, ["eval", str(first), str(first)])
+    assert clash.exit_code == 2
+    assert f"id {ROWS[0]['id']!r} is also in {first}" in clash.output
+
+
 def test_eval_command_names_a_missing_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["eval", str(tmp_path / "absent.jsonl")])
     assert result.exit_code == 2
@@ -109,7 +122,7 @@ def test_bad_lines_are_named(text: str, message: str) -> None:
 
 def test_heldout_file_scores(tagger: Tagger) -> None:
     """The hand-labelled held-out style file stays near its measured scores (regression floor)."""
-    rows = parse_rows((Path(__file__).resolve().parents[2] / "data" / "classifier_heldout.jsonl").read_text())
+    rows = load_row_files(HELDOUT_FILES)
     scores = evaluate(tagger, rows).as_dict()
     assert len(rows) >= 2255
     assert all(s["f1"] >= 0.95 for s in scores["labels"].values()), scores["labels"]
