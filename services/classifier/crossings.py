@@ -12,7 +12,7 @@ import re
 from typing import Final
 
 from schemas.common import CrossingState, Region
-from services.classifier.document import Doc, before_hit, hit_after, inside, tok, tok_end
+from services.classifier.document import MONTH_WORDS, Doc, before_hit, hit_after, inside, tok, tok_end
 from services.classifier.gazetteer import Mention, PlaceIndex, region_of
 from services.classifier.matcher import Hit, PhraseMatcher
 from services.classifier.sentences import Sentence
@@ -133,6 +133,14 @@ _ROUTE_WORDS: Final = (
 _DEFAULT_AFPAK: Final = ("Torkham", "Chaman")
 _AFPAK: Final = frozenset({"AF", "PK"})  # the frontier's two countries
 _NOT: Final = frozenset({"not", "n't", "never"})
+_FUTURE_MARKS: Final = frozenset({"will", "would", "to", "shall"})
+_ONGOING: Final = frozenset(
+    {"remain", "remains", "stay", "stays", "still", "continue", "continues", "kept", "keep"}
+)
+_STARTING: Final = frozenset({"from", "starting", "beginning"})
+_DAYS_TO_COME: Final = MONTH_WORDS | {
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "tomorrow", "next",
+}  # fmt: skip
 _IN_THE_TOWN: Final = frozenset({"in", "inside", "near", "outside", "around"})
 _STATE_REACH: Final = 3  # words between a place standing for its route and the state told of it
 _AIM: Final = frozenset({"at", "to", "for", "on", "of", "about", "toward", "towards"})
@@ -313,6 +321,8 @@ class CrossingAnalyser:
             toks = sent.words
             if j < len(toks) and (toks[j] == "fire" or _resumed_other(low, h, toks[j])):
                 continue
+            if _fighting_resumed(sent, h):
+                continue
             if _negated(toks, i):
                 negated.append(h)  # "still not being let through", "has not reopened": still shut
                 continue
@@ -342,6 +352,8 @@ class CrossingAnalyser:
                     continue
                 if low.startswith(_NOT_TRAFFIC_AFTER, h.end):
                     continue  # "halts deportations", "suspended talks": no route shut
+                if _scheduled(sent.words, tok(sent, h)):
+                    continue  # "will be closed from June 6 to 9": a closure to come
                 if sent.has("truce.terms") and hit_after(sent, tok_end(sent, h), "truce.terms", 3):
                     continue  # "suspended the peace declaration": an accord, not a route
                 if (
@@ -785,6 +797,13 @@ def _negated(toks: list[str], i: int) -> bool:
     return negated
 
 
+def _fighting_resumed(sent: Sentence, h: Hit) -> bool:
+    """ "as border fighting resumes", "shelling resumed": fighting, not traffic, resumed."""
+    if not sent.low.startswith("resume", h.start):
+        return False
+    return any(before_hit(sent, h, group, 1) is not None for group in ("truce.hostile_acts", "cas.violence"))
+
+
 def _resumed_other(low: str, h: Hit, after: str) -> bool:
     """ "resumed building a post", "resumed construction": work, not traffic, resumed."""
     if not ((after.endswith("ing") and after not in _MOVING) or after in _WORK):
@@ -807,6 +826,20 @@ def _building_block(sent: Sentence, h: Hit) -> bool:
     after = toks[j] if j < len(toks) else "."
     noun_follows = not after.isalnum() or after in _AFTER_A_NOUN
     return noun_follows and any(t in ("the", "a", "an") for t in toks[max(0, i - 2) : i])
+
+
+def _scheduled(toks: list[str], at: int) -> bool:
+    """The closing word at ``at`` tells a closure set for a day to come: 'will be closed from June 6',
+    'to close for Eid from Monday', 'would block the gate to all cargo from Monday' (not 'will
+    remain closed', nor 'was closed from Monday')."""
+    before = toks[max(0, at - 3) : at]
+    if _FUTURE_MARKS.isdisjoint(before) or not _ONGOING.isdisjoint(before):
+        return False
+    after = toks[at + 1 : at + 9]
+    for k in range(len(after) - 1):
+        if after[k] in _STARTING and (after[k + 1] in _DAYS_TO_COME or after[k + 1].isdigit()):
+            return True
+    return False
 
 
 def _says_again(low: str) -> bool:

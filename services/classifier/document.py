@@ -28,6 +28,14 @@ _DAY: Final = re.compile(r"\b([0-3]?[0-9])(?:st|nd|rd|th)?\b")
 # names no date.
 MONTHS_GROUP: Final = "doc.months"
 OLD_DATE_DAYS: Final = 10  # a dated event this long before publication is an earlier event
+# "in January", "last March" with no day: a month at least this many months before the item's
+# own is an earlier event; a month named up to two months after it is one to come ("talks due in
+# January" in a November item).
+_OLD_MONTHS: Final = 2
+_COMING_MONTHS: Final = 2
+_IN_MONTH: Final = re.compile(
+    r"\b(?:in|last|during) (" + "|".join(m for m in _MONTHS if len(m) > 3) + r")\b(?! [0-3]?[0-9]\b)"
+)
 CLAUSE_STOPS: Final = frozenset({";", ":", "but", "although", "though", "while", "whereas"})
 
 
@@ -114,7 +122,11 @@ def hit_after(sent: Sentence, index: int, group: str, window: int) -> Hit | None
     return None
 
 
-_ACCORD_DATED: Final = re.compile(r"\b(?:signed|agreed|brokered|reached|struck)\b")
+_ACCORD_DATED: Final = re.compile(r"\b(?:signed|agreed|brokered|reached|struck|began|started|took effect)\b")
+# Words that date what a sentence tells to the days of the item.
+_FRESH_DAY: Final = re.compile(
+    r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|overnight|tonight)\b"
+)
 
 
 def denied(sent: Sentence, index: int) -> bool:
@@ -159,6 +171,14 @@ def old_date(sent: Sentence, published: date | None) -> bool:
             continue
         if (published - told).days > OLD_DATE_DAYS:
             return True
+    if _FRESH_DAY.search(low) is None:  # "killed on Wednesday ... the truce agreed in July": news
+        for m in _IN_MONTH.finditer(low):
+            back = (published.month - _MONTHS[m[1]]) % 12
+            if not _OLD_MONTHS <= back < 12 - _COMING_MONTHS:
+                continue
+            if _ACCORD_DATED.search(low, max(0, m.start() - 30), m.start()):
+                continue  # "the ceasefire that began in January": the truce's date
+            return True  # "when gunmen ambushed a convoy in January" in an April item
     return False
 
 

@@ -27,6 +27,19 @@ _RESUMED: Final = frozenset({"resumed", "resume", "resumes", "again", "erupted",
 _HEDGE_REACH: Final = 90  # characters before the truce term
 # "a peace deal in neighbouring Kurram": the truce named is another place's.
 _ELSEWHERE: Final = frozenset({"neighbouring", "neighboring", "another", "elsewhere", "separate"})
+# Acts and breaches of no one in particular: "would respond to any such attack", "any tribe found
+# to have violated the accord will be fined", "those who fire on convoys will be arrested".
+_GENERIC: Final = frozenset({"any", "anyone", "anybody", "whoever", "whichever"})
+_GENERIC_REACH: Final = 5
+_TO_COME: Final = frozenset({"would", "will", "shall"})
+
+
+def _generic(words: list[str], k: int, reach: int) -> bool:
+    """Word ``k`` tells an act of whoever might commit it, named within ``reach`` words before."""
+    window = words[max(0, k - reach) : k]
+    if not _GENERIC.isdisjoint(window):
+        return True
+    return any(window[i] == "those" and window[i + 1] == "who" for i in range(len(window) - 1))
 
 
 def _clean_hostile(sent: Sentence) -> list[Hit]:
@@ -45,6 +58,8 @@ def _clean_hostile(sent: Sentence) -> list[Hit]:
             continue
         if denied(sent, k):
             continue  # "dismissed videos that purported to show fresh fighting"
+        if _generic(sent.words, k, 3) or not _TO_COME.isdisjoint(sent.words[max(0, k - 2) : k]):
+            continue  # "would hit back at any such attack": a threat, no act
         out.append(h)
     return out
 
@@ -121,6 +136,8 @@ class TruceAnalyser:
             # "did not call it a breach", "neither side described it as a breach of the truce"
             negated = before_hit(sent, b, "shared.negations", 6) is not None
             if negated or hedged or before_hit(sent, b, "shared.hypotheticals", 6) is not None:
+                continue
+            if _generic(sent.words, sent.token_at(b.start), _GENERIC_REACH):
                 continue
             return True
         return False

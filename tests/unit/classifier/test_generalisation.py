@@ -15,6 +15,26 @@ V, C, K = Label.CEASEFIRE_VIOLATION, Label.CLOSURE, Label.CASUALTIES
 
 LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
     (
+        "a warning about any attack while the truce stands",
+        "Doha ceasefire remains in force, Islamabad says",
+        "Officials said Pakistan would hit back at any such attack from across the frontier.",
+        set(),
+    ),
+    (
+        "penalties set for whoever breaks a local accord",
+        "Orakzai jirga sets bond for tribes",
+        "Elders ruled that anyone found to have breached the peace accord would forfeit a bond of Rs5 "
+        "million, and those who open fire on travellers would be handed to the police.",
+        set(),
+    ),
+    (
+        "a column recalling a bombing months before",
+        "Column: the valley that kept its peace",
+        "When a roadside bomb killed four soldiers near Wana in August, elders feared the worst. The "
+        "tribes have kept their word since.",
+        set(),
+    ),
+    (
         "a quoted metaphor",
         "Chaman shut: closure 'killing' Quetta's fruit trade, wholesalers say",
         "",
@@ -979,6 +999,19 @@ def test_figure_families(
 
 CLOSURE_LABEL_CASES: list[tuple[str, str, str, bool]] = [
     (
+        "a closure set for days to come",
+        "Torkham to shut for Ashura from Friday to Sunday",
+        "Traffic through the crossing will be suspended from Friday morning, customs officials said.",
+        False,
+    ),
+    (
+        "a blockade threatened from a later day",
+        "Transporters' warning",
+        "The goods transporters' union said it would block the Ghulam Khan crossing from Monday unless "
+        "the new levy was withdrawn.",
+        False,
+    ),
+    (
         "the threat of a closure",
         "Chaman freight rates up",
         "Lorries crossed at Chaman as usual, but the threat of a closure pushed up freight rates.",
@@ -1038,6 +1071,24 @@ def test_closure_label_families(tag: TagFn, name: str, title: str, body: str, cl
 
 
 CROSSING_CASES: list[tuple[str, str, str, dict[str, str]]] = [
+    (
+        "the main crossings between the two neighbours, unnamed",
+        "Pakistan and Afghanistan to meet again in Istanbul",
+        "Key border crossings between the two neighbours stay closed, traders said.",
+        {"Torkham": "closed", "Chaman": "closed"},
+    ),
+    (
+        "the Afghan side's town of the Chaman crossing",
+        "Weesh gate opens for patients only",
+        "",
+        {"Chaman": "partially_open"},
+    ),
+    (
+        "fighting, not traffic, resumes",
+        "Shells land in Chaman as cross-border fighting resumes",
+        "",
+        {},
+    ),
     (
         "the Afghan side's town named beside the other crossing",
         "Kabul tells importers to look elsewhere",
