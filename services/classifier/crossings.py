@@ -334,6 +334,9 @@ class CrossingAnalyser:
         closed: list[Hit] = []
         weak: list[Hit] = []
         denied = sent.has("clo.falsehoods")  # "reports that the crossing had been shut were false"
+        # A day a closure is set for ("from Friday", "starting June 6"); most sentences name none,
+        # and then need no tokens for it.
+        scheduling = " from " in low or " starting " in low or " beginning " in low
         closed_again: Hit | None = None
         ended: list[Hit] = []
         for group, bucket in (("clo.closed", closed), ("clo.closed_weak", weak)):
@@ -352,7 +355,7 @@ class CrossingAnalyser:
                     continue
                 if low.startswith(_NOT_TRAFFIC_AFTER, h.end):
                     continue  # "halts deportations", "suspended talks": no route shut
-                if _scheduled(sent.words, tok(sent, h)):
+                if scheduling and _scheduled(sent.words, tok(sent, h)):
                     continue  # "will be closed from June 6 to 9": a closure to come
                 if sent.has("truce.terms") and hit_after(sent, tok_end(sent, h), "truce.terms", 3):
                     continue  # "suspended the peace declaration": an accord, not a route
