@@ -34,7 +34,11 @@ OLD_DATE_DAYS: Final = 10  # a dated event this long before publication is an ea
 _OLD_MONTHS: Final = 2
 _COMING_MONTHS: Final = 2
 _IN_MONTH: Final = re.compile(
-    r"\b(?:in|last|during) (" + "|".join(m for m in _MONTHS if len(m) > 3) + r")\b(?! [0-3]?[0-9]\b)"
+    r"\b(?:(?:in|last|during) ("
+    + "|".join(m for m in _MONTHS if len(m) > 3)
+    + r")|the ("  # "the November bombing" (not "the march on Islamabad")
+    + "|".join(m for m in _MONTHS if len(m) > 3 and m != "march")
+    + r"))\b(?! [0-3]?[0-9]\b)"
 )
 CLAUSE_STOPS: Final = frozenset({";", ":", "but", "although", "though", "while", "whereas"})
 
@@ -173,7 +177,7 @@ def old_date(sent: Sentence, published: date | None) -> bool:
             return True
     if _FRESH_DAY.search(low) is None:  # "killed on Wednesday ... the truce agreed in July": news
         for m in _IN_MONTH.finditer(low):
-            back = (published.month - _MONTHS[m[1]]) % 12
+            back = (published.month - _MONTHS[m[1] or m[2]]) % 12
             if not _OLD_MONTHS <= back < 12 - _COMING_MONTHS:
                 continue
             if _ACCORD_DATED.search(low, max(0, m.start() - 30), m.start()):

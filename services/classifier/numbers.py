@@ -80,8 +80,14 @@ class NumberReader:
         vague: Iterable[str],
         extra: Mapping[str, int],
         max_value: int | None = None,
+        guarded: Mapping[str, int] | None = None,
+        guarded_next: Iterable[str] = (),
     ) -> None:
-        """``max_value`` bounds a countable amount: a number above it is no quantity at all."""
+        """``max_value`` bounds a countable amount: a number above it is no quantity at all.
+
+        ``guarded`` number words count only right before a word of ``guarded_next`` ("do zakhmi":
+        two wounded; "do not" is no number).
+        """
         phrases = sorted((tuple(p.lower().split()) for p in approximations), key=len, reverse=True)
         self._approx: dict[str, list[tuple[str, ...]]] = {}
         for phrase in phrases:
@@ -89,11 +95,24 @@ class NumberReader:
                 self._approx.setdefault(phrase[0], []).append(phrase)
         self._vague = frozenset(v.lower() for v in vague)
         self._extra = {k.lower(): v for k, v in extra.items()}
+        self._guarded = {k.lower(): v for k, v in (guarded or {}).items()}
+        self._guarded_next = frozenset(w.lower() for w in guarded_next)
         self._max: float = float("inf") if max_value is None else float(max_value)
         # Words a quantity can begin with, besides digits and hyphenated numbers ("twenty-one"):
         # most tokens are none of these, and :meth:`read` rejects them at once.
         self._openers = frozenset(
-            {"between", "a", "an", "half", *self._approx, *self._vague, *self._extra, *_UNITS, *_TENS}
+            {
+                "between",
+                "a",
+                "an",
+                "half",
+                *self._approx,
+                *self._vague,
+                *self._extra,
+                *self._guarded,
+                *_UNITS,
+                *_TENS,
+            }
         )
 
     def _atom(self, toks: list[str], i: int) -> tuple[int | None, int, bool] | None:
@@ -128,6 +147,8 @@ class NumberReader:
         base = word_value(w)
         if base is None:
             base = self._extra.get(w)
+        if base is None and nxt in self._guarded_next:
+            base = self._guarded.get(w)
         if base is None:
             return None
         j = i + 1

@@ -106,7 +106,14 @@ class Tagger:
         register_months(self._matcher)
         self._matcher.build()
         fig = taxonomy.figures
-        reader = NumberReader(fig.approximations, fig.vague, fig.extra_number_words, fig.max_figure)
+        reader = NumberReader(
+            fig.approximations,
+            fig.vague,
+            fig.extra_number_words,
+            fig.max_figure,
+            guarded=fig.guarded_number_words,
+            guarded_next=fig.guarded_number_next,
+        )
         self._casualties = CasualtyAnalyser(taxonomy, reader)
         self._truce = TruceAnalyser(self.taxonomy)
         self._crossings = CrossingAnalyser(taxonomy, self._places)

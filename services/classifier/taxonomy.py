@@ -173,6 +173,12 @@ class FigureVocab(_Cues):
     approximations: PhraseList = Field(min_length=1, description="'at least', 'more than' ...")
     vague: PhraseList = Field(min_length=1, description="'dozens', 'several' ...: no countable figure.")
     extra_number_words: dict[str, int] = Field(default_factory=dict)
+    guarded_number_words: dict[str, int] = Field(
+        default_factory=dict,
+        description="Number words that are also common words elsewhere ('do', two in Roman Urdu): "
+        "read as numbers only right before one of guarded_number_next.",
+    )
+    guarded_number_next: PhraseList = Field(default_factory=list)
     max_figure: int = Field(
         default=1_000_000,
         ge=1,

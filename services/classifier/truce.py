@@ -32,6 +32,7 @@ _ELSEWHERE: Final = frozenset({"neighbouring", "neighboring", "another", "elsewh
 _GENERIC: Final = frozenset({"any", "anyone", "anybody", "whoever", "whichever"})
 _GENERIC_REACH: Final = 5
 _TO_COME: Final = frozenset({"would", "will", "shall"})
+_BEFORE_THE_TRUCE: Final = frozenset({"before", "until", "prior", "pre"})
 
 
 def _generic(words: list[str], k: int, reach: int) -> bool:
@@ -103,6 +104,16 @@ class TruceAnalyser:
             if not _ACCUSE.intersection(words[max(0, k - 4) : k]):
                 continue
             if before_hit(sent, h, "shared.negations", 6) is None:
+                return True
+        # "committed to the ceasefire, but accused Indian forces of opening fire": the act it is
+        # accused of is the breach
+        accusing = bool(_ACCUSE.intersection(words)) and not any(
+            _BEFORE_THE_TRUCE.intersection(words[max(0, tok(sent, t) - 3) : tok(sent, t)])
+            for t in sent.groups("truce.terms")
+        )  # not "before the ceasefire, Pakistan accused India of shelling villages"
+        for h in _clean_hostile(sent) if accusing else ():
+            k = sent.token_at(h.start)
+            if _ACCUSE.intersection(words[max(0, k - 5) : k]):
                 return True
         return False
 

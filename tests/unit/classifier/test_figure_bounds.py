@@ -44,6 +44,13 @@ def test_the_bound_comes_from_the_taxonomy() -> None:
     assert unbounded.read(["5", "million"], 0).value == 5_000_000  # type: ignore[union-attr]
 
 
+def test_guarded_number_words_count_only_before_their_words() -> None:
+    reader = NumberReader(["at least"], ["dozens"], {}, guarded={"do": 2}, guarded_next=["zakhmi"])
+    assert reader.read(["do", "zakhmi"], 0).value == 2  # type: ignore[union-attr]
+    assert reader.read(["do", "not"], 0) is None
+    assert reader.read(["do"], 0) is None
+
+
 def test_the_bound_must_be_positive() -> None:
     vocab = {"approximations": ["at least"], "vague": ["dozens"]}
     assert FigureVocab.model_validate(vocab).max_figure == 1_000_000

@@ -15,6 +15,19 @@ V, C, K = Label.CEASEFIRE_VIOLATION, Label.CLOSURE, Label.CASUALTIES
 
 LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
     (
+        "accused of an act while standing by the truce",
+        "Kurram post shelled",
+        "Islamabad said it stood by the truce but accused Afghan border forces of firing mortars at a "
+        "Kurram post late on Saturday.",
+        {V},
+    ),
+    (
+        "accusations about the days before the truce",
+        "Old grievances",
+        "Before the truce took hold, each side accused the other of shelling villages.",
+        set(),
+    ),
+    (
         "a warning about any attack while the truce stands",
         "Doha ceasefire remains in force, Islamabad says",
         "Officials said Pakistan would hit back at any such attack from across the frontier.",
@@ -653,6 +666,13 @@ def test_label_families(tag: TagFn, name: str, title: str, body: str, expected: 
 
 
 FIGURE_CASES: list[tuple[str, str, str, int | None, int | None]] = [
+    (
+        "Roman Urdu 'do' (two) before the wounded",
+        "Turbat mein IED dhamaka: chaar sipahi shaheed, do zakhmi",
+        "",
+        4,
+        2,
+    ),
     (
         "the other side's toll is a claim",
         "Pakistan says 23 soldiers killed in border clashes",
