@@ -96,6 +96,11 @@ LEVEL_TOLL: Final = 3
 LEVEL_AMONG: Final = 2
 LEVEL_EXPLICIT: Final = 1
 LEVEL_IMPLICIT: Final = 0
+# Bodies handed back in an exchange are no toll of an attack ("returned the bodies of 30").
+_EXCHANGED: Final = frozenset(
+    {"returned", "returns", "return", "returning", "handed", "hands", "handing", "repatriated", "exchanged",
+     "swapped", "released", "releases"}
+)  # fmt: skip
 _CLAIMING: Final = frozenset({"put", "puts", "putting", "claimed", "claims"})
 # Words dating an act to the days of the item, not to the past it looks back on.
 _NOW: Final = frozenset(
@@ -274,6 +279,8 @@ class CasualtyAnalyser:
         if hit.group == "cas.injured" and _died_after(toks, i):
             return False  # "after two wounded officers died in hospital": they are dead, not hurt
         if word == "bodies of":  # "the bodies of two herders"; not "the governing bodies of"
+            if _EXCHANGED.intersection(toks[max(0, i - 4) : i]):
+                return False  # "Israel returned the bodies of 30 Palestinians": an exchange
             j = tok_end(sent, hit)
             return j < len(toks) and self._reader.read(toks, j) is not None
         if word in self._counted_nouns:

@@ -15,6 +15,13 @@ V, C, K = Label.CEASEFIRE_VIOLATION, Label.CLOSURE, Label.CASUALTIES
 
 LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
     (
+        "bodies handed back in an exchange",
+        "Gaza truce holds as remains are swapped",
+        "Israel handed back the bodies of 15 Palestinians through the Red Cross on Thursday, health "
+        "officials said.",
+        set(),
+    ),
+    (
         "accused of an act while standing by the truce",
         "Kurram post shelled",
         "Islamabad said it stood by the truce but accused Afghan border forces of firing mortars at a "
