@@ -24,7 +24,10 @@ def decide_region(
     route_regions: Iterable[Region],
     mentions: Iterable[tuple[bool, Mention]],
     actor_countries: Iterable[tuple[bool, str | None]],
+    theatre_language: bool = False,
 ) -> Region:
+    """The item's region; ``theatre_language``: the item is written with words of the theatre's own
+    languages ("Doha jang bandi barqarar"), which decides only when nothing else does."""
     routes = list(route_regions)
     if routes:
         return _AF_PAK if _AF_PAK in routes else _OTHER
@@ -53,5 +56,7 @@ def decide_region(
     if {"AF", "PK"} <= countries:
         return _AF_PAK
     if national[_AF_PAK] > national[_OTHER]:
+        return _AF_PAK
+    if theatre_language and not countries and local[_OTHER] == 0.0 and national[_OTHER] == 0.0:
         return _AF_PAK
     return _OTHER

@@ -50,6 +50,7 @@ _NOT_MATCHED: Final = frozenset(
     }
 )
 ACTOR: Final = "actor"
+_THEATRE_LANGUAGE: Final = "shared.theatre_language"
 _PLACE_GROUPS: Final = (PLACE, DEMONYM)
 _VIOLATION: Final = Label.CEASEFIRE_VIOLATION
 _CLOSURE: Final = Label.CLOSURE
@@ -183,6 +184,7 @@ class Tagger:
             (r for _, _, r in closure.crossings),
             flat,
             ((t, countries[ref]) for t, ref in actor_hits),
+            doc.has(_THEATRE_LANGUAGE),
         )
         severity = self._severity.assess(labels, figures)
         values: dict[str, object] = {

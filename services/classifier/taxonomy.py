@@ -53,6 +53,11 @@ class SharedCues(_Cues):
     claim_nouns: PhraseList = Field(
         default_factory=list, description="'claims', 'reports': what a denial denies ('denies reports that')."
     )
+    theatre_language: PhraseList = Field(
+        default_factory=list,
+        description="Words of the theatre's own languages as written in the news (Roman Urdu, Pashto): "
+        "an item that names no place, country or actor but is written with them is about the theatre.",
+    )
 
 
 class TruceCues(_Cues):

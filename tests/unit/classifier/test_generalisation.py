@@ -1573,6 +1573,18 @@ def test_crossing_families(tag: TagFn, name: str, title: str, body: str, expecte
 
 REGION_CASES: list[tuple[str, str, str, str]] = [
     (
+        "a Roman-Urdu ticker naming no place",
+        "Dono mulkon ke darmiyan muzakrat ka teesra daur shuru",
+        "",
+        "af-pak",
+    ),
+    (
+        "a Roman-Urdu ticker about another theatre",
+        "Beirut mein jang bandi barqarar, Israeli hamlay ruk gaye",
+        "",
+        "other",
+    ),
+    (
         "embassy in a frontier city",
         "Japan to reopen its Kabul embassy, Tokyo says",
         "The foreign ministry in Tokyo said its embassy in Kabul would resume consular work in spring.",
