@@ -452,6 +452,8 @@ class CasualtyAnalyser:
             if q is not None:
                 return q
         passive = v > 0 and toks[v - 1] in _BE
+        if passive and toks[v - 1] == "also" and (v < 2 or toks[v - 2] not in _BE):
+            passive = False  # "the blast also wounded 29" (not "were also wounded")
         if not passive and word in _OBJECT_VERBS:
             q = self._reader.read(toks, ve + 1 if ve < len(toks) and toks[ve] == "all" else ve)
             if q is not None:

@@ -15,6 +15,12 @@ V, C, K = Label.CEASEFIRE_VIOLATION, Label.CLOSURE, Label.CASUALTIES
 
 LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
     (
+        "Roman Urdu: an accusation of breaking the truce",
+        "Kabul ka Pakistan par Kunar mein jang bandi todne ka ilzam",
+        "",
+        {V},
+    ),
+    (
         "bodies handed back in an exchange",
         "Gaza truce holds as remains are swapped",
         "Israel handed back the bodies of 15 Palestinians through the Red Cross on Thursday, health "
@@ -673,6 +679,13 @@ def test_label_families(tag: TagFn, name: str, title: str, body: str, expected: 
 
 
 FIGURE_CASES: list[tuple[str, str, str, int | None, int | None]] = [
+    (
+        "the same blast 'also wounded' more",
+        "Roadside bomb kills four policemen in Dera Ismail Khan",
+        "The device also wounded 11 people, most of them passers-by, police said.",
+        4,
+        11,
+    ),
     (
         "Roman Urdu 'do' (two) before the wounded",
         "Turbat mein IED dhamaka: chaar sipahi shaheed, do zakhmi",
