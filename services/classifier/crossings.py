@@ -567,7 +567,12 @@ class CrossingAnalyser:
                         out[name] = PARTIAL  # open one way, shut the other
                 continue
             for name in names:
-                out.setdefault(name, clause)
+                before = out.get(name)
+                if before is None:
+                    out[name] = clause
+                elif before != PARTIAL and (before in _OPENISH) != (clause in _OPENISH):
+                    # "let returnees through at Chaman, but the Friendship Gate stayed closed to trade"
+                    out[name] = PARTIAL
             previous = names
         if sent.field == "title" and out:
             # A headline's last clause that names a route but tells nothing of it ("Rafah stays shut

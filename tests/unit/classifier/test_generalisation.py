@@ -1112,6 +1112,13 @@ def test_closure_label_families(tag: TagFn, name: str, title: str, body: str, cl
 
 CROSSING_CASES: list[tuple[str, str, str, dict[str, str]]] = [
     (
+        "one gate by two names, open one way and shut the other",
+        "Pilgrims cross",
+        "Officials let stranded pilgrims cross at Chaman on Sunday, but Bab-e-Dosti remained shut to cargo "
+        "for a ninth day.",
+        {"Chaman": "partially_open"},
+    ),
+    (
         "the main crossings between the two neighbours, unnamed",
         "Pakistan and Afghanistan to meet again in Istanbul",
         "Key border crossings between the two neighbours stay closed, traders said.",
