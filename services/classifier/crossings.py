@@ -141,6 +141,8 @@ _STARTING: Final = frozenset({"from", "starting", "beginning"})
 _DAYS_TO_COME: Final = MONTH_WORDS | {
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "tomorrow", "next",
 }  # fmt: skip
+# Weak closing words that tell traffic refused, not only slowed: beside an opening, a partial one.
+_BARRED: Final = frozenset({"turned back", "turned away", "sent back", "unable to cross"})
 _IN_THE_TOWN: Final = frozenset({"in", "inside", "near", "outside", "around"})
 _STATE_REACH: Final = 3  # words between a place standing for its route and the state told of it
 _AIM: Final = frozenset({"at", "to", "for", "on", "of", "about", "toward", "towards"})
@@ -401,8 +403,9 @@ class CrossingAnalyser:
             # "closed again for trade, pedestrians allowed": some traffic still let through.
             still_let = any(o.start > closed_again.start for o in opened)
             return PARTIAL if restricted or still_let else CLOSED
-        if opened and (closed or restricted):
-            return PARTIAL
+        barred = any(low[h.start : h.end] in _BARRED for h in weak)
+        if opened and (closed or restricted or barred):
+            return PARTIAL  # "let families cross on foot while goods trucks were turned back"
         if opened:
             return OPEN
         if (closed or weak) and restricted:

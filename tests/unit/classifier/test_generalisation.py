@@ -1112,6 +1112,13 @@ def test_closure_label_families(tag: TagFn, name: str, title: str, body: str, cl
 
 CROSSING_CASES: list[tuple[str, str, str, dict[str, str]]] = [
     (
+        "let through while other traffic is turned away",
+        "Patients cross",
+        "Border officials allowed patients to cross at Angoor Adda on Tuesday, while cargo lorries were "
+        "turned away.",
+        {"Angoor Adda": "partially_open"},
+    ),
+    (
         "one gate by two names, open one way and shut the other",
         "Pilgrims cross",
         "Officials let stranded pilgrims cross at Chaman on Sunday, but Bab-e-Dosti remained shut to cargo "
