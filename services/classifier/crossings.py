@@ -143,6 +143,9 @@ _DAYS_TO_COME: Final = MONTH_WORDS | {
 }  # fmt: skip
 # Weak closing words that tell traffic refused, not only slowed: beside an opening, a partial one.
 _BARRED: Final = frozenset({"turned back", "turned away", "sent back", "unable to cross"})
+_ONLY_OF_TIME: Final = frozenset(
+    {"recently", "lately", "days", "weeks", "months", "hours", "minutes", "yesterday", "once", "twice"}
+)
 _IN_THE_TOWN: Final = frozenset({"in", "inside", "near", "outside", "around"})
 _STATE_REACH: Final = 3  # words between a place standing for its route and the state told of it
 _AIM: Final = frozenset({"at", "to", "for", "on", "of", "about", "toward", "towards"})
@@ -191,6 +194,24 @@ _NOT_TRAFFIC_AFTER: Final = (
     " construction",
     " dialogue",
 )
+_NOT_TRAFFIC_REACH: Final = 2  # words between: "halt the disputed construction"
+
+
+def _stops_no_traffic(low: str, end: int) -> bool:
+    """The closing word ending at ``end`` stops something that is no traffic, right after it or
+    after a word or two ("halts deportations", "agree to halt disputed construction")."""
+    if low.startswith(_NOT_TRAFFIC_AFTER, end):
+        return True
+    at = end
+    for _ in range(_NOT_TRAFFIC_REACH):
+        at = low.find(" ", at + 1)
+        if at < 0:
+            return False
+        if low.startswith(_NOT_TRAFFIC_AFTER, at):
+            return True
+    return False
+
+
 # Closing words that close only in some company (see _no_closing_word).
 _CHECKED_CLOSING: Final = frozenset({"stopped", "cancelled", "cuts", "cutting", "waiting", "block", "blocks"})
 _NOT_A_QUEUE: Final = frozenset({"time", "times", "period", "periods", "list", "lists", "room", "hours"})
@@ -355,7 +376,7 @@ class CrossingAnalyser:
                     continue
                 if self._near(sent, h) or (word in _CHECKED_CLOSING and _no_closing_word(sent, h, word)):
                     continue
-                if low.startswith(_NOT_TRAFFIC_AFTER, h.end):
+                if _stops_no_traffic(low, h.end):
                     continue  # "halts deportations", "suspended talks": no route shut
                 if scheduling and _scheduled(sent.words, tok(sent, h)):
                     continue  # "will be closed from June 6 to 9": a closure to come
@@ -395,6 +416,8 @@ class CrossingAnalyser:
             )
             if before_verb and sent.low[h.start : h.end] == "only":
                 continue  # before a verb: "had only responded to fire", "had only just begun"
+            if nxt and nxt[0] in _ONLY_OF_TIME and sent.low[h.start : h.end] == "only":
+                continue  # "had only recently returned", "only days after": time, not traffic
             prior = before_hit(sent, h, "clo.prior", 8) if opened else None
             if prior is not None and any(o.start < prior.start for o in opened):
                 continue  # "resumed on Monday, three weeks after the gate reopened to pedestrians only"

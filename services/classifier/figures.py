@@ -102,6 +102,7 @@ _EXCHANGED: Final = frozenset(
      "swapped", "released", "releases"}
 )  # fmt: skip
 _CLAIMING: Final = frozenset({"put", "puts", "putting", "claimed", "claims"})
+_PLAIN_TOLL: Final = frozenset({"the", "overall", "final", "total", "official", "new", "revised", "its"})
 # Words dating an act to the days of the item, not to the past it looks back on.
 _NOW: Final = frozenset(
     {*_WEEKDAYS, "today", "yesterday", "overnight", "hours", "tonight", "morning", "evening", "afternoon"}
@@ -289,6 +290,8 @@ class CasualtyAnalyser:
             return _violent(sent, self._armed) and self._counted_before(toks, i)
         if (word_is_killing(word) or word in _EXECUTE) and self._metaphor_object(toks, tok_end(sent, hit)):
             return False  # "killing our business", "executed our plans"
+        if _in_quotes(sent.low, hit):
+            return False  # "the shutdown had been 'killing' the season": a word in quotes, not a death
         if word in _ACTIVE_KILLING and self._metaphor_subjects.intersection(toks[max(0, i - 4) : i]):
             return False  # "prices are killing small traders"
         if hit_before(sent, i, "shared.hypotheticals", 5) is not None:
@@ -640,9 +643,21 @@ def _the_number_of(toks: list[str], v: int) -> bool:
     return False
 
 
+def _in_quotes(low: str, hit: Hit) -> bool:
+    """The casualty word alone stands in quotation marks ("'killing'", "\"massacred\"")."""
+    if hit.start == 0 or hit.end >= len(low):
+        return False
+    before, after = low[hit.start - 1], low[hit.end]
+    return before == after and before in "'\"" or (before == "\u201c" and after == "\u201d")
+
+
 def _claimed_toll(toks: list[str], index: int) -> bool:
-    """ "Kabul put the Pakistani toll at 58": one side's claim, no stated total."""
-    return not _CLAIMING.isdisjoint(toks[max(0, index - 4) : index])
+    """ "Kabul put the Pakistani toll at 58": one side's claim, no stated total (not "the
+    administration put the death toll at six", the toll itself)."""
+    for j in range(max(0, index - 4), index):
+        if toks[j] in _CLAIMING:
+            return not all(w in _PLAIN_TOLL for w in toks[j + 1 : index])
+    return False
 
 
 def _after_past_perfect(sent: Sentence, hit: Hit) -> bool:

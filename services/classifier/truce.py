@@ -11,7 +11,16 @@ from __future__ import annotations
 
 from typing import Final
 
-from services.classifier.document import Doc, before_hit, denied, hit_after, hit_before, tok, tok_end
+from services.classifier.document import (
+    MONTH_WORDS,
+    Doc,
+    before_hit,
+    denied,
+    hit_after,
+    hit_before,
+    tok,
+    tok_end,
+)
 from services.classifier.matcher import Hit
 from services.classifier.sentences import Sentence
 from services.classifier.taxonomy import Taxonomy
@@ -61,6 +70,8 @@ def _clean_hostile(sent: Sentence) -> list[Hit]:
             continue  # "dismissed videos that purported to show fresh fighting"
         if _generic(sent.words, k, 3) or not _TO_COME.isdisjoint(sent.words[max(0, k - 2) : k]):
             continue  # "would hit back at any such attack": a threat, no act
+        if k > 0 and sent.words[k - 1] in MONTH_WORDS:
+            continue  # "families who fled during the October fighting": an episode named, not news
         out.append(h)
     return out
 

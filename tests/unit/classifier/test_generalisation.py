@@ -15,6 +15,19 @@ V, C, K = Label.CEASEFIRE_VIOLATION, Label.CLOSURE, Label.CASUALTIES
 
 LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
     (
+        "a casualty word in quotation marks",
+        "Chaman traders count losses",
+        "Exporters said the long closure had been 'killing' small exporters.",
+        set(),
+    ),
+    (
+        "fighting named by its month while the truce holds",
+        "Life returns to Angoor Adda a fortnight into the truce",
+        "Two weeks after the ceasefire took effect, villagers who fled during the October clashes are "
+        "rebuilding their homes.",
+        set(),
+    ),
+    (
         "Roman Urdu: an accusation of breaking the truce",
         "Kabul ka Pakistan par Kunar mein jang bandi todne ka ilzam",
         "",
@@ -680,6 +693,14 @@ def test_label_families(tag: TagFn, name: str, title: str, body: str, expected: 
 
 FIGURE_CASES: list[tuple[str, str, str, int | None, int | None]] = [
     (
+        "officials putting the death toll at a later figure",
+        "Clashes in Orakzai",
+        "Three people were killed in the first exchange of fire on Monday. By evening the district "
+        "police put the death toll at eight.",
+        8,
+        None,
+    ),
+    (
         "the same blast 'also wounded' more",
         "Roadside bomb kills four policemen in Dera Ismail Khan",
         "The device also wounded 11 people, most of them passers-by, police said.",
@@ -1038,6 +1059,18 @@ def test_figure_families(
 
 
 CLOSURE_LABEL_CASES: list[tuple[str, str, str, bool]] = [
+    (
+        "a reopening as both sides agree to stop building",
+        "Angoor Adda reopens as both sides agree to halt the disputed construction",
+        "",
+        False,
+    ),
+    (
+        "'only' telling time, not traffic",
+        "Aid for flood victims",
+        "Many of the families had only recently come back from Pakistan across the border at Torkham.",
+        False,
+    ),
     (
         "a closure set for days to come",
         "Torkham to shut for Ashura from Friday to Sunday",
