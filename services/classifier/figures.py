@@ -648,7 +648,7 @@ def _in_quotes(low: str, hit: Hit) -> bool:
     if hit.start == 0 or hit.end >= len(low):
         return False
     before, after = low[hit.start - 1], low[hit.end]
-    return before == after and before in "'\"" or (before == "\u201c" and after == "\u201d")
+    return (before == after and before in "'\"") or (before == "\u201c" and after == "\u201d")
 
 
 def _claimed_toll(toks: list[str], index: int) -> bool:
