@@ -146,6 +146,7 @@ _BARRED: Final = frozenset({"turned back", "turned away", "sent back", "unable t
 _ONLY_OF_TIME: Final = frozenset(
     {"recently", "lately", "days", "weeks", "months", "hours", "minutes", "yesterday", "once", "twice"}
 )
+_ALONG_REACH: Final = 40  # characters from "along" to the route word of the road it names
 _IN_THE_TOWN: Final = frozenset({"in", "inside", "near", "outside", "around"})
 _STATE_REACH: Final = 3  # words between a place standing for its route and the state told of it
 _AIM: Final = frozenset({"at", "to", "for", "on", "of", "about", "toward", "towards"})
@@ -349,7 +350,10 @@ class CrossingAnalyser:
             if _negated(toks, i):
                 negated.append(h)  # "still not being let through", "has not reopened": still shut
                 continue
-            if any(t in _FUTURE for t in toks[max(0, i - 2) : i]):
+            # "to" only right before ("to reopen"; not "aid to Gaza resumes")
+            if (i > 0 and toks[i - 1] in _FUTURE) or (
+                i > 1 and toks[i - 2] in _FUTURE and toks[i - 2] != "to"
+            ):
                 continue
             if any(t in _UNTIL for t in toks[max(0, i - 6) : i]):
                 continue
@@ -537,6 +541,8 @@ class CrossingAnalyser:
             for found in regex.finditer(sent.text):
                 if any(r.start <= found.start() < r.end for r in route_spans):
                     continue
+                if _where_traffic_waits(sent, found.start()):
+                    continue
                 region = self._region_in(found.start(), found.end(), mentions)
                 out.append((fmt.format(*found.groups()), "road", region))
         toks = sent.words if "airspace" in low or (port and "ports" in low) else []
@@ -552,7 +558,7 @@ class CrossingAnalyser:
                 prev_end = prev_start + len(prev)
                 owner = next((c for c in countries if c.hit.end == prev_end), None)
                 if owner is None and t == "airspace":
-                    owner = self._subject_country(countries, prev_start)
+                    owner = self._subject_country(countries, prev_start, low)
             if owner is not None:
                 adj = owner.entry.adjectives[0] if owner.entry.adjectives else owner.entry.name
                 out.append((f"{adj} {t}", t, region_of(owner.entry)))
@@ -616,14 +622,19 @@ class CrossingAnalyser:
             low[h.start : h.end]
             for h in _in_span(sent.groups("clo.routes"), span)
             if not low.endswith("cross-", 0, h.start)  # "cross-border movement"
+            and not _waiting_along(sent, h.start)
         )
         return all(word in _TRAFFIC_WORDS for word in words)
 
     @staticmethod
-    def _subject_country(countries: list[Mention], before: int) -> Mention | None:
-        """The country a sentence opens with ("Pakistan extends airspace closure ..."), when no
-        other country is named before ``before``: the airspace it speaks of is its own."""
-        if not countries or countries[0].hit.start != 0:
+    def _subject_country(countries: list[Mention], before: int, low: str) -> Mention | None:
+        """The country a sentence opens with ("Pakistan extends airspace closure ...", after a
+        ticker's label: "FLASH: Pakistan closes airspace"), when no other country is named before
+        ``before``: the airspace it speaks of is its own."""
+        if not countries:
+            return None
+        opening = low[: countries[0].hit.start]
+        if opening and not (opening.rstrip().endswith(":") and len(opening.split()) <= 2):
             return None
         if any(c.hit.start < before for c in countries[1:]):
             return None
@@ -746,7 +757,9 @@ class CrossingAnalyser:
         if not any(neighbour in low for neighbour in _THE_NEIGHBOUR):
             return False
         seen = {m.entry.country for ms in mentions.values() for m in ms if m.is_country}
-        return seen <= {"AF", "PK"}
+        # A third country beside both ("move orders to Iranian ports as the crossings with Pakistan
+        # stay shut", told of Afghanistan) leaves them the two sides; beside one, it is the other side.
+        return seen <= _AFPAK or seen >= _AFPAK
 
     def _afpak_context_doc(self, mentions: dict[int, list[Mention]]) -> bool:
         seen = {m.entry.country for ms in mentions.values() for m in ms if not m.entry.venue}
@@ -860,6 +873,24 @@ def _building_block(sent: Sentence, h: Hit) -> bool:
     after = toks[j] if j < len(toks) else "."
     noun_follows = not after.isalnum() or after in _AFTER_A_NOUN
     return noun_follows and any(t in ("the", "a", "an") for t in toks[max(0, i - 2) : i])
+
+
+def _waiting_along(sent: Sentence, at: int) -> bool:
+    """The route word at ``at`` ends a road named as where traffic waits (see
+    :func:`_where_traffic_waits`): "waiting ... along the Khyber highway"."""
+    low = sent.low
+    along = low.rfind(" along ", 0, at)
+    if along < 0 or at - along > _ALONG_REACH or any(c in low[along:at] for c in ",;."):
+        return False
+    return any(h.start < along for h in sent.groups("clo.closed_weak"))
+
+
+def _where_traffic_waits(sent: Sentence, start: int) -> bool:
+    """A road named as where traffic waits: "containers waiting at the terminal and along the
+    Khyber highway" (a waiting word before, then "along" right before the name)."""
+    if not sent.low.endswith(("along ", "along the "), 0, start):
+        return False
+    return any(h.start < start for h in sent.groups("clo.closed_weak"))
 
 
 def _scheduled(toks: list[str], at: int) -> bool:

@@ -1145,6 +1145,32 @@ def test_closure_label_families(tag: TagFn, name: str, title: str, body: str, cl
 
 CROSSING_CASES: list[tuple[str, str, str, dict[str, str]]] = [
     (
+        "a ticker's label before the country whose airspace it is",
+        "BREAKING: India shuts airspace to Pakistani carriers",
+        "",
+        {"Indian airspace": "closed"},
+    ),
+    (
+        "'to' before a place, not a verb to come",
+        "Fuel to Quetta resumes through Chaman after two-day halt",
+        "",
+        {"Chaman": "reopened"},
+    ),
+    (
+        "one kind of traffic halted while another goes on using the route",
+        "Wagah",
+        "Passenger buses through Wagah were suspended on Monday. Trucks carrying Afghan transit goods "
+        "continued to use the crossing.",
+        {"Wagah": "partially_open"},
+    ),
+    (
+        "a road named as where trucks wait",
+        "Torkham",
+        "Pedestrians were allowed to cross at Torkham on Tuesday. Goods traffic remains suspended, and "
+        "lorries sit parked along the Khyber highway.",
+        {"Torkham": "partially_open"},
+    ),
+    (
         "let through while other traffic is turned away",
         "Patients cross",
         "Border officials allowed patients to cross at Angoor Adda on Tuesday, while cargo lorries were "
