@@ -195,22 +195,29 @@ _NOT_TRAFFIC_AFTER: Final = (
     " construction",
     " dialogue",
 )
+# The nouns of _NOT_TRAFFIC_AFTER as words (singular and plural), matched with the cues: a sentence
+# without any needs no closer look.
+_NOT_TRAFFIC_WORDS: Final = (
+    "deportation", "deportations", "repatriation", "repatriations", "talks", "negotiation", "negotiations",
+    "construction", "constructions", "dialogue", "dialogues",
+)  # fmt: skip
+_NOT_TRAFFIC_GROUP: Final = "clo.not_traffic"
 _NOT_TRAFFIC_REACH: Final = 2  # words between: "halt the disputed construction"
+
+
+_NOT_TRAFFIC: Final = re.compile(
+    r"(?: \S+){0,"
+    + str(_NOT_TRAFFIC_REACH)
+    + "}(?:"
+    + "|".join(re.escape(w) for w in _NOT_TRAFFIC_AFTER)
+    + ")"
+)
 
 
 def _stops_no_traffic(low: str, end: int) -> bool:
     """The closing word ending at ``end`` stops something that is no traffic, right after it or
     after a word or two ("halts deportations", "agree to halt disputed construction")."""
-    if low.startswith(_NOT_TRAFFIC_AFTER, end):
-        return True
-    at = end
-    for _ in range(_NOT_TRAFFIC_REACH):
-        at = low.find(" ", at + 1)
-        if at < 0:
-            return False
-        if low.startswith(_NOT_TRAFFIC_AFTER, at):
-            return True
-    return False
+    return _NOT_TRAFFIC.match(low, end) is not None
 
 
 # Closing words that close only in some company (see _no_closing_word).
@@ -331,6 +338,8 @@ class CrossingAnalyser:
         """Add the words that route names read from running text contain (before ``build``)."""
         for word in _ROUTE_WORDS:
             matcher.add(word, ROUTE_WORDS_GROUP)
+        for word in _NOT_TRAFFIC_WORDS:
+            matcher.add(word, _NOT_TRAFFIC_GROUP)
 
     # -- sentence state -------------------------------------------------------------------------
     def _state(self, sent: Sentence, span: tuple[int, int] | None = None) -> str | None:
@@ -363,7 +372,8 @@ class CrossingAnalyser:
         denied = sent.has("clo.falsehoods")  # "reports that the crossing had been shut were false"
         # A day a closure is set for ("from Friday", "starting June 6"); most sentences name none,
         # and then need no tokens for it.
-        scheduling = " from " in low or " starting " in low or " beginning " in low
+        scheduling: bool | None = None  # worked out at the first closing word that needs it
+        not_traffic = sent.has(_NOT_TRAFFIC_GROUP)
         closed_again: Hit | None = None
         ended: list[Hit] = []
         for group, bucket in (("clo.closed", closed), ("clo.closed_weak", weak)):
@@ -380,8 +390,10 @@ class CrossingAnalyser:
                     continue
                 if self._near(sent, h) or (word in _CHECKED_CLOSING and _no_closing_word(sent, h, word)):
                     continue
-                if _stops_no_traffic(low, h.end):
+                if not_traffic and _stops_no_traffic(low, h.end):
                     continue  # "halts deportations", "suspended talks": no route shut
+                if scheduling is None:
+                    scheduling = " from " in low or " starting " in low or " beginning " in low
                 if scheduling and _scheduled(sent.words, tok(sent, h)):
                     continue  # "will be closed from June 6 to 9": a closure to come
                 if sent.has("truce.terms") and hit_after(sent, tok_end(sent, h), "truce.terms", 3):
