@@ -144,6 +144,8 @@ _EXECUTE: Final = frozenset({"executed", "execute", "executes", "executing"})
 _QUOTES: Final = frozenset({"'", '"', "\u2018", "\u2019", "\u201c", "\u201d"})
 _ONE_MORE: Final = frozenset({"a", "an", "one", "his", "her"})  # before one more person in a list
 _REPORTED: Final = frozenset({"said", "says", "told", "added"})
+_AUXILIARIES: Final = frozenset({"was", "were", "is", "are", "had", "has", "have", "who", "whose"})
+_NOMINAL: Final = frozenset({"killing", "killings", "wounding", "maiming"})  # "the killing of 300"
 _BEFORE_OBJECT: Final = frozenset({"their", "his", "her", "a", "an", "one"})  # "injuring their mother"
 _BREAKDOWN: Final = frozenset({"including", "among", "of"})  # ", including ...", ", among them", ", of whom"
 # What follows a persons apposition: "Three civilians, a woman and her two daughters, perished".
@@ -386,6 +388,18 @@ class CasualtyAnalyser:
                 return self._coordinated(toks, k, v)
         return None
 
+    def _and_one_more(self, toks: list[str], q: Quantity) -> Quantity:
+        """ "killed nine children and a woman": a count of persons and one more person is one sum
+        (not "... and a woman was wounded", told of another verb)."""
+        j = q.end
+        if q.value is None or j + 3 >= len(toks) or not toks[j].isalpha() or toks[j + 1] != "and":
+            return q
+        if toks[j + 2] not in ("a", "an", "one") or toks[j + 3] not in self._persons:
+            return q
+        if j + 4 < len(toks) and toks[j + 4] in _AUXILIARIES:
+            return q
+        return Quantity(q.value + 1, q.start, j + 4)
+
     def _coordinated(self, toks: list[str], k: int, v: int) -> Quantity:
         """'a woman and a child', 'a teacher and his son', 'the commissioner of Nawagai, a tehsildar
         and three others': singular persons joined by 'and' or a comma count one each, and 'N
@@ -458,9 +472,11 @@ class CasualtyAnalyser:
         if passive and toks[v - 1] == "also" and (v < 2 or toks[v - 2] not in _BE):
             passive = False  # "the blast also wounded 29" (not "were also wounded")
         if not passive and word in _OBJECT_VERBS:
-            q = self._reader.read(toks, ve + 1 if ve < len(toks) and toks[ve] == "all" else ve)
+            # "killing all 12", "the killing of more than 300 civilians"
+            skip = ve < len(toks) and (toks[ve] == "all" or (toks[ve] == "of" and word in _NOMINAL))
+            q = self._reader.read(toks, ve + 1 if skip else ve)
             if q is not None:
-                return q
+                return self._and_one_more(toks, q)
             # "..., and injuring their mother": the verb's own object, not a figure before it.
             k = ve + 1 if ve < len(toks) and toks[ve] in _BEFORE_OBJECT else ve
             if k < len(toks) and toks[k] in self._persons:
@@ -574,7 +590,9 @@ class CasualtyAnalyser:
             hits = _casualty_hits(sent)
             if not hits:
                 continue
-            separate = sent.has("cas.separate_event")
+            separate = sent.has("cas.separate_event") and not all(
+                inside(h, sent.groups("cas.separate_reports")) for h in sent.groups("cas.separate_event")
+            )  # not "the ministry said in a separate statement"
             casualty_tokens = {tok(sent, h) for h in hits}
             civilians_named = not self._civilians.isdisjoint(sent.words)  # a civilian count needs one
             for hit in hits:
@@ -608,6 +626,10 @@ class CasualtyAnalyser:
                         if q.implicit
                         else LEVEL_EXPLICIT
                     )
+                    if sent.words and sent.words[0] == "among":
+                        level = (
+                            LEVEL_IMPLICIT  # "Among them were 1,068 civilians": part of a toll told before
+                        )
                     found.append(Candidate(kind, q.value, level, sent, order))
                 if kind == "killed" and civilians_named:
                     civ = self._civilians_count(sent, hit, casualty_tokens)

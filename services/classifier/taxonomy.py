@@ -107,6 +107,11 @@ class CasualtyCues(_Cues):
         description="'ending', 'end to': with a truce term, deaths in the fighting ended are background.",
     )
     separate_event: PhraseList = Field(min_length=1)
+    separate_reports: PhraseList = Field(
+        default_factory=list,
+        description="'in a separate statement': a separate_event phrase inside one tells another report "
+        "of the same event, not another event.",
+    )
     metaphors: PhraseList = Field(min_length=1)
     metaphor_objects: PhraseList = Field(
         default_factory=list, description="'killing (our) business': a killing verb with these objects."

@@ -15,6 +15,18 @@ V, C, K = Label.CEASEFIRE_VIOLATION, Label.CLOSURE, Label.CASUALTIES
 
 LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
     (
+        "a gas explosion, not a bombing",
+        "Boiler explosion at Hub factory kills three workers",
+        "",
+        set(),
+    ),
+    (
+        "a mine accident",
+        "Methane blast traps and kills seven miners in Duki",
+        "",
+        set(),
+    ),
+    (
         "a casualty word in quotation marks",
         "Chaman traders count losses",
         "Exporters said the long closure had been 'killing' small exporters.",
@@ -692,6 +704,43 @@ def test_label_families(tag: TagFn, name: str, title: str, body: str, expected: 
 
 
 FIGURE_CASES: list[tuple[str, str, str, int | None, int | None]] = [
+    (
+        "the wounded told in a separate statement of the same attack",
+        "Drone strike on Kharkiv kills five",
+        "Five people were killed when a drone hit a market, the governor said. The regional health "
+        "department said in a separate statement that 31 people had been wounded.",
+        5,
+        31,
+    ),
+    (
+        "taken to hospital with injuries",
+        "Bomb at Bannu bus stand kills two",
+        "Two people died at the scene. Nineteen others were rushed to the district hospital with injuries.",
+        2,
+        19,
+    ),
+    (
+        "the killing of a number of people, as a noun",
+        "Rights office verifies killings in Darfur town",
+        "Investigators confirmed the killing of at least 56 people in the raid on the town.",
+        56,
+        None,
+    ),
+    (
+        "a part of the toll told after it",
+        "Monitor reports heavy losses in coastal fighting",
+        "The monitor said 410 people had been killed in the fighting since Sunday. Among them were 260 "
+        "civilians, most of them killed in their homes.",
+        410,
+        None,
+    ),
+    (
+        "a count of persons and one more",
+        "Mortar hits Kunar home, killing six children and a woman",
+        "",
+        7,
+        None,
+    ),
     (
         "officials putting the death toll at a later figure",
         "Clashes in Orakzai",
