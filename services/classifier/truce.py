@@ -41,6 +41,9 @@ _ELSEWHERE: Final = frozenset({"neighbouring", "neighboring", "another", "elsewh
 _GENERIC: Final = frozenset({"any", "anyone", "anybody", "whoever", "whichever"})
 _GENERIC_REACH: Final = 5
 _TO_COME: Final = frozenset({"would", "will", "shall"})
+# The truce named as what an act attacked: "an attack on the peace agreement".
+_ATTACK_ON: Final = ("attack on the ", "attack on ", "assault on the ", "attacks on the ")
+_ACCUSED_REACH: Final = 7  # "accused the Rapid Support Forces of shelling"
 _BEFORE_THE_TRUCE: Final = frozenset({"before", "until", "prior", "pre"})
 
 
@@ -124,9 +127,13 @@ class TruceAnalyser:
         )  # not "before the ceasefire, Pakistan accused India of shelling villages"
         for h in _clean_hostile(sent) if accusing else ():
             k = sent.token_at(h.start)
-            if _ACCUSE.intersection(words[max(0, k - 5) : k]):
+            if _ACCUSE.intersection(words[max(0, k - _ACCUSED_REACH) : k]):
                 return True
         return False
+
+    @staticmethod
+    def _accusing_verb(sent: Sentence) -> bool:
+        return sent.has("shared.reporting_verbs") and not sent.has("shared.negations")
 
     def _hedged(self, sent: Sentence, term: Hit) -> bool:
         """A held-back reporting verb shortly before the truce term ("did not say that the Doha
@@ -135,6 +142,8 @@ class TruceAnalyser:
         return any(h in before for h in self._hedges)
 
     def _breach_near(self, sent: Sentence, term: Hit) -> bool:
+        if sent.low.endswith(_ATTACK_ON, 0, term.start) and self._accusing_verb(sent):
+            return True  # "called the shooting an attack on the peace agreement"
         cands: list[Hit] = []
         before = before_hit(sent, term, "truce.breach", 7)  # "a breach of the 48-hour ceasefire"
         if before is not None:

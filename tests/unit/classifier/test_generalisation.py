@@ -15,6 +15,19 @@ V, C, K = Label.CEASEFIRE_VIOLATION, Label.CLOSURE, Label.CASUALTIES
 
 LABEL_CASES: list[tuple[str, str, str, set[Label]]] = [
     (
+        "a party accused by a long name of an act while the truce stands",
+        "Zhob post",
+        "Islamabad stands by the ceasefire but accused the Afghan Taliban's border brigades of firing on "
+        "a post in Zhob.",
+        {V},
+    ),
+    (
+        "an act called an attack on the accord",
+        "Sadda firing",
+        "Elders said the firing on a jirga member's house in Sadda was an attack on the peace agreement.",
+        {V},
+    ),
+    (
         "a gas explosion, not a bombing",
         "Boiler explosion at Hub factory kills three workers",
         "",
