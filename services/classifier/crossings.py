@@ -553,8 +553,8 @@ class CrossingAnalyser:
             for found in regex.finditer(sent.text):
                 if any(r.start <= found.start() < r.end for r in route_spans):
                     continue
-                if _where_traffic_waits(sent, found.start()):
-                    continue
+                if _waiting_along(sent, found.start()):
+                    continue  # "lorries parked along the Khyber highway": where traffic waits
                 region = self._region_in(found.start(), found.end(), mentions)
                 out.append((fmt.format(*found.groups()), "road", region))
         toks = sent.words if "airspace" in low or (port and "ports" in low) else []
@@ -607,14 +607,14 @@ class CrossingAnalyser:
                 # "opened Chaman to deportees, while trade remained suspended": the same gate.
                 for name in previous:
                     before = out.get(name)
-                    if before is not None and (before in _OPENISH) != (clause in _OPENISH):
+                    if before is not None and _opposed(before, clause):
                         out[name] = PARTIAL  # open one way, shut the other
                 continue
             for name in names:
                 before = out.get(name)
                 if before is None:
                     out[name] = clause
-                elif before != PARTIAL and (before in _OPENISH) != (clause in _OPENISH):
+                elif before != PARTIAL and _opposed(before, clause):
                     # "let returnees through at Chaman, but the Friendship Gate stayed closed to trade"
                     out[name] = PARTIAL
             previous = names
@@ -888,21 +888,13 @@ def _building_block(sent: Sentence, h: Hit) -> bool:
 
 
 def _waiting_along(sent: Sentence, at: int) -> bool:
-    """The route word at ``at`` ends a road named as where traffic waits (see
-    :func:`_where_traffic_waits`): "waiting ... along the Khyber highway"."""
+    """The road named at ``at`` (its name or its route word) is where traffic waits: "containers
+    waiting at the terminal and along the Khyber highway" (a waiting word, then "along")."""
     low = sent.low
     along = low.rfind(" along ", 0, at)
     if along < 0 or at - along > _ALONG_REACH or any(c in low[along:at] for c in ",;."):
         return False
     return any(h.start < along for h in sent.groups("clo.closed_weak"))
-
-
-def _where_traffic_waits(sent: Sentence, start: int) -> bool:
-    """A road named as where traffic waits: "containers waiting at the terminal and along the
-    Khyber highway" (a waiting word before, then "along" right before the name)."""
-    if not sent.low.endswith(("along ", "along the "), 0, start):
-        return False
-    return any(h.start < start for h in sent.groups("clo.closed_weak"))
 
 
 def _scheduled(toks: list[str], at: int) -> bool:
@@ -917,6 +909,11 @@ def _scheduled(toks: list[str], at: int) -> bool:
         if after[k] in _STARTING and (after[k + 1] in _DAYS_TO_COME or after[k + 1].isdigit()):
             return True
     return False
+
+
+def _opposed(first: str, second: str) -> bool:
+    """Two states of one route, one letting traffic through and the other not."""
+    return (first in _OPENISH) != (second in _OPENISH)
 
 
 def _says_again(low: str) -> bool:
