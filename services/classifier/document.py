@@ -127,9 +127,10 @@ def hit_after(sent: Sentence, index: int, group: str, window: int) -> Hit | None
 
 
 _ACCORD_DATED: Final = re.compile(r"\b(?:signed|agreed|brokered|reached|struck|began|started|took effect)\b")
-# Words that date what a sentence tells to the days of the item.
-_FRESH_DAY: Final = re.compile(
-    r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|overnight|tonight)\b"
+WEEKDAYS: Final = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# Words dating an act to the days of the item, not to the past it looks back on.
+NOW_WORDS: Final = frozenset(
+    {*WEEKDAYS, "today", "yesterday", "overnight", "hours", "tonight", "morning", "evening", "afternoon"}
 )
 
 
@@ -175,7 +176,8 @@ def old_date(sent: Sentence, published: date | None) -> bool:
             continue
         if (published - told).days > OLD_DATE_DAYS:
             return True
-    if _FRESH_DAY.search(low) is None:  # "killed on Wednesday ... the truce agreed in July": news
+    months = _IN_MONTH.search(low) is not None
+    if months and NOW_WORDS.isdisjoint(sent.words):  # not "killed on Wednesday ... agreed in July"
         for m in _IN_MONTH.finditer(low):
             back = (published.month - _MONTHS[m[1] or m[2]]) % 12
             if not _OLD_MONTHS <= back < 12 - _COMING_MONTHS:

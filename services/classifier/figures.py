@@ -13,6 +13,8 @@ from typing import Final, Literal
 
 from services.classifier.document import (
     MONTH_WORDS,
+    NOW_WORDS,
+    WEEKDAYS,
     Doc,
     denied,
     hit_after,
@@ -87,7 +89,7 @@ _AFTER_PREDICATE: Final = frozenset(
     ]
 )
 _RELATIVES: Final = frozenset({"which", "that", "who", "whom"})
-_WEEKDAYS: Final = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAYS: Final = WEEKDAYS
 _POSSESSIVE_DAYS: Final = {f"{day}'s": n for n, day in enumerate(_WEEKDAYS)}
 _DETERMINERS: Final = frozenset(
     {"the", "our", "their", "its", "his", "her", "my", "your", "off", "any", "all", "whatever", "what"}
@@ -103,10 +105,7 @@ _EXCHANGED: Final = frozenset(
 )  # fmt: skip
 _CLAIMING: Final = frozenset({"put", "puts", "putting", "claimed", "claims"})
 _PLAIN_TOLL: Final = frozenset({"the", "overall", "final", "total", "official", "new", "revised", "its"})
-# Words dating an act to the days of the item, not to the past it looks back on.
-_NOW: Final = frozenset(
-    {*_WEEKDAYS, "today", "yesterday", "overnight", "hours", "tonight", "morning", "evening", "afternoon"}
-)
+_NOW: Final = NOW_WORDS  # words dating an act to the days of the item
 # A headline telling of fighting or of a breach: the toll of that fighting is news.
 _TITLE_NEWS_OF_WAR: Final = ("truce.hostile_acts", "truce.breach", "truce.breach_after_term")
 _COUNTED: Final = frozenset({"cas.killed", "cas.injured", "cas.toll"})
