@@ -12,7 +12,16 @@ import re
 from typing import Final
 
 from schemas.common import CrossingState, Region
-from services.classifier.document import MONTH_WORDS, Doc, before_hit, hit_after, inside, tok, tok_end
+from services.classifier.document import (
+    MONTH_WORDS,
+    WEEKDAYS,
+    Doc,
+    before_hit,
+    hit_after,
+    inside,
+    tok,
+    tok_end,
+)
 from services.classifier.gazetteer import Mention, PlaceIndex, region_of
 from services.classifier.matcher import Hit, PhraseMatcher
 from services.classifier.sentences import Sentence
@@ -138,9 +147,7 @@ _ONGOING: Final = frozenset(
     {"remain", "remains", "stay", "stays", "still", "continue", "continues", "kept", "keep"}
 )
 _STARTING: Final = frozenset({"from", "starting", "beginning"})
-_DAYS_TO_COME: Final = MONTH_WORDS | {
-    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "tomorrow", "next",
-}  # fmt: skip
+_DAYS_TO_COME: Final = MONTH_WORDS | {*WEEKDAYS, "tomorrow", "next"}
 # Weak closing words that tell traffic refused, not only slowed: beside an opening, a partial one.
 _BARRED: Final = frozenset({"turned back", "turned away", "sent back", "unable to cross"})
 _ONLY_OF_TIME: Final = frozenset(

@@ -176,9 +176,9 @@ def old_date(sent: Sentence, published: date | None) -> bool:
             continue
         if (published - told).days > OLD_DATE_DAYS:
             return True
-    months = _IN_MONTH.search(low) is not None
+    months = list(_IN_MONTH.finditer(low))
     if months and NOW_WORDS.isdisjoint(sent.words):  # not "killed on Wednesday ... agreed in July"
-        for m in _IN_MONTH.finditer(low):
+        for m in months:
             back = (published.month - _MONTHS[m[1] or m[2]]) % 12
             if not _OLD_MONTHS <= back < 12 - _COMING_MONTHS:
                 continue
